@@ -1,0 +1,1 @@
+"""air_tf: Attend, Infer, Repeat (Eslami et al., 2016) in TensorFlow 2."""

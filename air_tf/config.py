@@ -1,0 +1,88 @@
+"""The configuration that fixes an AIR model's architecture."""
+
+import dataclasses
+import json
+from typing import Any
+
+LIKELIHOODS = ("normal", "bernoulli")
+
+
+@dataclasses.dataclass(frozen=True)
+class AIRConfig:
+  """Architecture of an AIR model: everything a checkpoint depends on.
+
+  Attributes:
+    canvas_size: (H, W) of the images.
+    max_steps: N, the largest number of objects.
+    z_what_size: size of each object's appearance code.
+    window_size: side of the glimpse and of the decoded object image.
+    lstm_size: units of the inference LSTM.
+    encoder_hidden: hidden sizes of the glimpse encoder MLP.
+    decoder_hidden: hidden sizes of the object decoder MLP.
+    image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
+      with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
+    baseline_hidden: hidden sizes of the NVIL baseline MLP.
+    dair: whether inference sees image minus the reconstruction so far.
+    likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
+    likelihood_std: pixel standard deviation of the normal likelihood.
+    decoder_output_bias: added to the decoder logits before the sigmoid, so
+      that objects start almost empty.
+    z_where_prior_loc: prior mean of (scale, x, y).
+    z_where_prior_scale: prior standard deviation of (scale, x, y).
+    scale_range: the posterior mean of the zoom factor stays within
+      z_where_prior_loc[0] +- scale_range (0: unbounded). It keeps one
+      window from swallowing two objects, the local optimum where AIR
+      counts every pair as one, and keeps the scale away from zero.
+  """
+  canvas_size: tuple[int, int] = (50, 50)
+  max_steps: int = 3
+  z_what_size: int = 50
+  window_size: int = 20
+  lstm_size: int = 256
+  encoder_hidden: tuple[int, ...] = (200,)
+  decoder_hidden: tuple[int, ...] = (200,)
+  image_encoder_hidden: tuple[int, ...] = (256,)
+  baseline_hidden: tuple[int, ...] = (200,)
+  dair: bool = False
+  likelihood: str = "normal"
+  likelihood_std: float = 0.3
+  decoder_output_bias: float = -2.0
+  z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
+  z_where_prior_scale: tuple[float, float, float] = (0.2, 1.0, 1.0)
+  scale_range: float = 1.0
+
+  def __post_init__(self):
+    if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
+      raise ValueError(f"canvas_size must be (H, W) with H, W >= 1, got "
+                       f"{self.canvas_size}.")
+    for name in ("max_steps", "z_what_size", "window_size", "lstm_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    if self.likelihood not in LIKELIHOODS:
+      raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got "
+                       f"{self.likelihood!r}.")
+    if self.likelihood_std <= 0:
+      raise ValueError(f"likelihood_std must be > 0, got "
+                       f"{self.likelihood_std}.")
+    if not 0 <= self.scale_range < self.z_where_prior_loc[0]:
+      raise ValueError(f"scale_range must be in [0, {self.z_where_prior_loc[0]}"
+                       f") so that scales stay positive, got "
+                       f"{self.scale_range}.")
+    if min(self.z_where_prior_scale) <= 0:
+      raise ValueError(f"z_where_prior_scale must be > 0, got "
+                       f"{self.z_where_prior_scale}.")
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "AIRConfig":
+    fields: dict[str, Any] = json.loads(text)
+    known = {field.name: field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+      raise ValueError(f"Unknown AIRConfig fields {unknown}; expected a "
+                       f"subset of {sorted(known)}.")
+    # JSON has no tuples: restore them so configs compare equal.
+    return cls(**{name: tuple(value) if isinstance(value, list) else value
+                  for name, value in fields.items()})

@@ -1,0 +1,161 @@
+"""Gradient estimator for the ELBO: reparameterisation + NVIL REINFORCE.
+
+z_where and z_what are reparameterised, so their gradients flow through the
+samples. z_pres is discrete: its gradient comes from the score-function
+surrogate
+
+    sum_i log q(z_pres_i) * stop_gradient(signal_i - baseline_i),
+
+whose gradient is an unbiased estimate of the ELBO's gradient with respect
+to q(z_pres). signal_i holds only the ELBO terms that z_pres_i can change
+(the likelihood and the KLs of steps i onwards), and baseline_i is a learned,
+input-dependent estimate of it (NVIL, Mnih & Gregor 2014) that sees only
+what was known before z_pres_i was drawn, so it cuts variance without bias.
+"""
+
+from typing import NamedTuple
+
+import sonnet as snt
+import tensorflow as tf
+
+
+class Baseline(snt.Module):
+  """NVIL baseline: predicts each step's learning signal, `[B, N]`.
+
+  It reads the inference LSTM's output at step i, which is computed before
+  z_pres_i is drawn. It must never see z_pres_i or anything after it: that
+  would bias the estimator.
+  """
+
+  def __init__(self, hidden_sizes: tuple[int, ...], name: str = "baseline"):
+    super().__init__(name=name)
+    self._mlp = snt.nets.MLP(list(hidden_sizes) + [1], activate_final=False)
+
+  def __call__(self, step_features: tf.Tensor) -> tf.Tensor:
+    """`[B, N, F]` features before each z_pres draw -> `[B, N]` baselines."""
+    features = tf.stop_gradient(step_features)
+    batch_size, max_steps = tf.shape(features)[0], features.shape[1]
+    flat = tf.reshape(features, [batch_size * max_steps, features.shape[2]])
+    return tf.reshape(self._mlp(flat), [batch_size, max_steps])
+
+
+class SignalNormalizer(snt.Module):
+  """Running centring, and optionally scaling, of the learning signal.
+
+  The signal is hundreds of nats (the pixel log-likelihood), far from where
+  a fresh baseline starts and further than Adam moves it in thousands of
+  steps. As in NVIL, a running mean c_i per step is subtracted first, and
+  the learned baseline predicts only what is left; with `scale`, the result
+  is divided by max(1, running std). The averages are bias-corrected
+  moving averages updated after use, so the current sample never enters
+  its own baseline.
+  """
+
+  def __init__(self, max_steps: int, scale: bool = False,
+               decay: float = 0.99, name: str = "signal_normalizer"):
+    super().__init__(name=name)
+    self._scale = scale
+    self._decay = decay
+    self._updates = tf.Variable(0.0, trainable=False, name="updates")
+    self._mean_sum = tf.Variable(tf.zeros([max_steps]), trainable=False,
+                                 name="mean_sum")
+    self._variance_sum = tf.Variable(tf.zeros([max_steps]), trainable=False,
+                                     name="variance_sum")
+
+  def _debiased(self, average: tf.Variable) -> tf.Tensor:
+    correction = 1.0 - tf.pow(self._decay, tf.maximum(self._updates, 1.0))
+    return average / correction
+
+  @property
+  def mean(self) -> tf.Tensor:
+    """`[N]` running mean of the signal per step."""
+    return self._debiased(self._mean_sum)
+
+  @property
+  def variance(self) -> tf.Tensor:
+    """`[N]` running variance of signal - mean - baseline per step."""
+    return tf.where(self._updates > 0, self._debiased(self._variance_sum),
+                    1.0)
+
+  def normalize(self, residual: tf.Tensor) -> tf.Tensor:
+    """Scales `[B, N]` residuals when `scale`, else returns them."""
+    if not self._scale:
+      return residual
+    return residual / tf.maximum(1.0, tf.sqrt(self.variance))
+
+  def update(self, signals: tf.Tensor, residual: tf.Tensor,
+             mask: tf.Tensor) -> None:
+    """Folds the batch's `[B, N]` signals and residuals where `mask` in."""
+    count = tf.maximum(tf.reduce_sum(mask, axis=0), 1.0)
+    seen = tf.reduce_sum(mask, axis=0) > 0
+    batch_mean = tf.reduce_sum(signals * mask, axis=0) / count
+    batch_variance = tf.reduce_sum(tf.square(residual) * mask, axis=0) / count
+    # Steps no image reached keep their averages.
+    mean = tf.where(seen, batch_mean, self.mean)
+    variance = tf.where(seen, batch_variance, self.variance)
+    self._mean_sum.assign(self._decay * self._mean_sum +
+                          (1 - self._decay) * mean)
+    self._variance_sum.assign(self._decay * self._variance_sum +
+                              (1 - self._decay) * variance)
+    self._updates.assign_add(1.0)
+
+
+def learning_signals(log_likelihood: tf.Tensor, kl_where: tf.Tensor,
+                     kl_what: tf.Tensor, kl_pres: tf.Tensor) -> tf.Tensor:
+  """Per-step learning signals: the ELBO terms downstream of each z_pres.
+
+  Args:
+    log_likelihood: `[B]` log p(x | z).
+    kl_where: `[B, N]` KL of z_where per step, already masked by z_pres_i.
+    kl_what: `[B, N]` KL of z_what per step, already masked by z_pres_i.
+    kl_pres: `[B, N]` KL of z_pres per step, already masked by z_pres_{i-1}.
+
+  Returns:
+    `[B, N]`: signal_i = log p(x | z) - sum_{j >= i} (kl_where_j + kl_what_j)
+    - sum_{j > i} kl_pres_j. The KL of z_pres_i itself is left out: it is
+    an expectation over z_pres_i, not a function of the sample.
+  """
+  object_kl = tf.cumsum(kl_where + kl_what, axis=1, reverse=True)
+  later_pres_kl = tf.cumsum(kl_pres, axis=1, reverse=True, exclusive=True)
+  return log_likelihood[:, tf.newaxis] - object_kl - later_pres_kl
+
+
+class Surrogate(NamedTuple):
+  """The losses a training step minimises and what to log about them."""
+  model_loss: tf.Tensor  # scalar: -(ELBO + REINFORCE surrogate), batch mean.
+  baseline_loss: tf.Tensor  # scalar: squared error of the baseline.
+  signal_mean: tf.Tensor  # scalar: mean of signal - baseline (sampled steps).
+  signal_variance: tf.Tensor  # scalar: its variance.
+
+
+def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
+                     sampled: tf.Tensor, signals: tf.Tensor,
+                     baseline: tf.Tensor,
+                     normalizer: SignalNormalizer) -> Surrogate:
+  """Losses whose gradients estimate the ELBO's gradient.
+
+  Args:
+    elbo: `[B]` ELBO with reparameterised continuous latents.
+    log_q_pres: `[B, N]` log q(z_pres_i) of the drawn values, zero where
+      z_pres_i was not drawn.
+    sampled: `[B, N]` 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
+    signals: `[B, N]` learning signals (`learning_signals`).
+    baseline: `[B, N]` baseline predictions of signals - normalizer.mean.
+    normalizer: running centring (and scaling) of the signal; updated.
+
+  Returns:
+    The `Surrogate` losses.
+  """
+  centred = tf.stop_gradient(signals) - normalizer.mean
+  residual = centred - tf.stop_gradient(baseline)
+  count = tf.maximum(tf.reduce_sum(sampled), 1.0)
+  signal_mean = tf.reduce_sum(residual * sampled) / count
+  signal_variance = tf.reduce_sum(
+      tf.square(residual - signal_mean) * sampled) / count
+  advantage = normalizer.normalize(residual)
+  reinforce = tf.reduce_sum(log_q_pres * advantage * sampled, axis=1)
+  model_loss = -tf.reduce_mean(elbo + reinforce)
+  baseline_loss = tf.reduce_mean(
+      tf.reduce_sum(tf.square(centred - baseline) * sampled, axis=1))
+  normalizer.update(tf.stop_gradient(signals), residual, sampled)
+  return Surrogate(model_loss, baseline_loss, signal_mean, signal_variance)

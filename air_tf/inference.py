@@ -1,0 +1,180 @@
+"""The inference network q(z, n | x): attend, infer, repeat."""
+
+from typing import NamedTuple, Optional
+
+import sonnet as snt
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from air_tf import spatial_transformer
+from air_tf.config import AIRConfig
+from air_tf.renderer import Renderer
+
+tfd = tfp.distributions
+
+# The z_where head starts near the prior mean with a small spread: large
+# initial z_where variance is a known cause of counting collapse.
+_WHERE_HEAD_INIT_STDDEV = 1e-2
+_WHERE_SCALE_OFFSET = -2.0  # softplus(-2) = 0.13: the initial posterior std.
+
+
+class Posterior(NamedTuple):
+  """Latents and posterior parameters of every step, `[B, N, ...]`.
+
+  Steps after the first absent one have z_pres = 0; steps the loop never
+  ran (it stops once every image is done) hold z_pres_logits = 0, unit
+  scales and zero locations, so every tensor stays finite.
+  """
+  z_pres: tf.Tensor  # [B, N] 0/1 samples, 0 after the first 0.
+  z_pres_logits: tf.Tensor  # [B, N] logits of q(z_pres_i = 1 | ...).
+  z_where: tf.Tensor  # [B, N, 3]
+  z_where_loc: tf.Tensor  # [B, N, 3]
+  z_where_scale: tf.Tensor  # [B, N, 3]
+  z_what: tf.Tensor  # [B, N, D]
+  z_what_loc: tf.Tensor  # [B, N, D]
+  z_what_scale: tf.Tensor  # [B, N, D]
+  hidden: tf.Tensor  # [B, N, lstm_size] LSTM output before z_pres_i.
+
+
+def _write(accumulator: tf.Tensor, step: tf.Tensor,
+           value: tf.Tensor) -> tf.Tensor:
+  """accumulator[:, step] = value, for `[B, N, ...]` and `[B, ...]`."""
+  max_steps = accumulator.shape[1]
+  at_step = tf.one_hot(step, max_steps, on_value=True, off_value=False)
+  at_step = tf.reshape(at_step, [1, max_steps] + [1] * (value.shape.rank - 1))
+  return tf.where(at_step, tf.expand_dims(value, 1), accumulator)
+
+
+class InferenceNetwork(snt.Module):
+  """An LSTM that finds one object per step, for at most N steps.
+
+  At step i the LSTM sees an embedding of the image (with DAIR, of the image
+  minus the objects found so far) and the previous step's latents; it
+  emits q(z_pres_i) and q(z_where_i); a glimpse cropped at z_where_i is
+  encoded into q(z_what_i). Once an image draws z_pres = 0 all its later
+  steps are absent, and the loop stops when every image has.
+  """
+
+  def __init__(self, config: AIRConfig, name: str = "inference"):
+    super().__init__(name=name)
+    self._config = config
+    height, width = config.canvas_size
+    self._num_pixels = height * width
+    if config.image_encoder_hidden:
+      self._image_encoder = snt.nets.MLP(config.image_encoder_hidden,
+                                         activate_final=True,
+                                         name="image_encoder")
+    else:
+      self._image_encoder = tf.identity
+    self._lstm = snt.LSTM(config.lstm_size, name="lstm")
+    self._pres_where_head = snt.Linear(
+        1 + 3 + 3,
+        w_init=snt.initializers.TruncatedNormal(_WHERE_HEAD_INIT_STDDEV),
+        name="pres_where_head")
+    self._glimpse_encoder = snt.nets.MLP(
+        list(config.encoder_hidden) + [2 * config.z_what_size],
+        activate_final=False, name="glimpse_encoder")
+    self._z_where_prior_loc = tf.constant(config.z_where_prior_loc,
+                                          tf.float32)
+
+  def _bound_scale(self, offset: tf.Tensor) -> tf.Tensor:
+    """Squashes the scale part of a `[B, 3]` offset into +-scale_range."""
+    scale_range = self._config.scale_range
+    if not scale_range:
+      return offset
+    scale = scale_range * tf.tanh(offset[:, :1] / scale_range)
+    return tf.concat([scale, offset[:, 1:]], axis=1)
+
+  def _embed(self, images: tf.Tensor) -> tf.Tensor:
+    flat = tf.reshape(images, [tf.shape(images)[0], self._num_pixels])
+    return self._image_encoder(flat)
+
+  def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
+               renderer: Optional[Renderer] = None,
+               sample: bool = True) -> Posterior:
+    """Infers the objects of a batch of images.
+
+    Args:
+      images: `[B, H, W]` float32.
+      seed: `[2]` int32 stateless seed; needed when `sample`.
+      renderer: the decoder, needed with DAIR to form the residual.
+      sample: draw the latents (training) or take the posterior means and
+        z_pres = [q(z_pres) > 0.5] (deterministic inference).
+
+    Returns:
+      The `Posterior` of every step.
+    """
+    config = self._config
+    if config.dair and renderer is None:
+      raise ValueError("DAIR needs the renderer to form the residual.")
+    if sample and seed is None:
+      raise ValueError("Sampling needs a stateless seed.")
+    batch_size = tf.shape(images)[0]
+    n, d = config.max_steps, config.z_what_size
+
+    def zeros(*shape):
+      return tf.zeros(tf.stack([batch_size, n, *shape]))
+
+    posterior = Posterior(
+        z_pres=zeros(), z_pres_logits=zeros(), z_where=zeros(3),
+        z_where_loc=zeros(3), z_where_scale=zeros(3) + 1.0, z_what=zeros(d),
+        z_what_loc=zeros(d), z_what_scale=zeros(d) + 1.0,
+        hidden=zeros(config.lstm_size))
+    image_features = None if config.dair else self._embed(images)
+
+    def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
+      if config.dair:
+        features = self._embed(images - canvas)
+      else:
+        features = image_features
+      lstm_input = tf.concat(
+          [features, prev_where, prev_what, prev_pres[:, tf.newaxis]], axis=1)
+      hidden, state = self._lstm(lstm_input, state)
+
+      head = self._pres_where_head(hidden)
+      pres_logits = head[:, 0]
+      where_loc = self._z_where_prior_loc + self._bound_scale(head[:, 1:4])
+      where_scale = tf.nn.softplus(head[:, 4:7] + _WHERE_SCALE_OFFSET)
+      if sample:
+        pres_seed, where_seed, what_seed = tfp.random.split_seed(
+            tf.random.experimental.stateless_fold_in(seed, i), n=3)
+        pres = tfd.Bernoulli(logits=pres_logits, dtype=tf.float32).sample(
+            seed=pres_seed)
+        where = where_loc + where_scale * tf.random.stateless_normal(
+            tf.shape(where_loc), where_seed)
+      else:
+        pres = tf.cast(pres_logits > 0.0, tf.float32)
+        where = where_loc
+      pres = prev_pres * pres
+
+      glimpse = spatial_transformer.canvas_to_window(
+          images, where, config.window_size)
+      glimpse = tf.reshape(glimpse, [batch_size, config.window_size ** 2])
+      what_params = self._glimpse_encoder(glimpse)
+      what_loc = what_params[:, :d]
+      what_scale = tf.nn.softplus(what_params[:, d:])
+      if sample:
+        what = what_loc + what_scale * tf.random.stateless_normal(
+            tf.shape(what_loc), what_seed)
+      else:
+        what = what_loc
+
+      if config.dair:
+        canvas += pres[:, tf.newaxis, tf.newaxis] * renderer.render_object(
+            where, what)
+      posterior = Posterior(*[
+          _write(accumulator, i, value) for accumulator, value in zip(
+              posterior, (pres, pres_logits, where, where_loc, where_scale,
+                          what, what_loc, what_scale, hidden))])
+      return i + 1, state, canvas, pres, where, what, posterior
+
+    def not_done(i, state, canvas, prev_pres, *unused):
+      return tf.logical_and(i < n, tf.reduce_any(prev_pres > 0.0))
+
+    loop_vars = (tf.constant(0), self._lstm.initial_state(batch_size),
+                 tf.zeros_like(images), tf.ones([batch_size]),
+                 tf.zeros([batch_size, 3]), tf.zeros([batch_size, d]),
+                 posterior)
+    *_, posterior = tf.while_loop(not_done, step, loop_vars,
+                                  maximum_iterations=n)
+    return posterior

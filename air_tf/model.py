@@ -1,0 +1,113 @@
+"""AIR: the generative model, its inference network and the ELBO."""
+
+from typing import NamedTuple, Optional
+
+import sonnet as snt
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from air_tf.config import AIRConfig
+from air_tf.estimator import Baseline
+from air_tf.inference import InferenceNetwork, Posterior
+from air_tf.prior import Prior
+from air_tf.renderer import Renderer
+
+tfd = tfp.distributions
+
+
+class AIROutput(NamedTuple):
+  """Everything one pass of AIR computes for a batch, `[B, ...]`."""
+  posterior: Posterior
+  count: tf.Tensor  # [B] int32 number of present objects.
+  reconstruction: tf.Tensor  # [B, H, W] canvas of the present objects.
+  log_likelihood: tf.Tensor  # [B] log p(x | z).
+  kl_where: tf.Tensor  # [B, N] KL(q(z_where_i) || p) where z_pres_i = 1.
+  kl_what: tf.Tensor  # [B, N] KL(q(z_what_i) || p) where z_pres_i = 1.
+  kl_pres: tf.Tensor  # [B, N] KL(q(z_pres_i) || p) where z_pres_i was drawn.
+  sampled: tf.Tensor  # [B, N] 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
+  log_q_pres: tf.Tensor  # [B, N] log q of the drawn z_pres_i, else 0.
+  elbo: tf.Tensor  # [B] ELBO estimate with analytic KLs.
+  log_weight: tf.Tensor  # [B] log p(x, z, n) - log q(z, n | x) at the sample.
+
+
+def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
+  """`[B, N]` z_pres_{i-1} (1 for i = 0): where z_pres_i is drawn."""
+  return tf.concat([tf.ones_like(z_pres[:, :1]), z_pres[:, :-1]], axis=1)
+
+
+class AIR(snt.Module):
+  """Attend, Infer, Repeat (Eslami et al., 2016)."""
+
+  def __init__(self, config: AIRConfig, name: str = "air"):
+    super().__init__(name=name)
+    self.config = config
+    self.prior = Prior(config)
+    self.renderer = Renderer(config)
+    self.inference = InferenceNetwork(config)
+    self.baseline = Baseline(config.baseline_hidden)
+
+  @property
+  def model_variables(self) -> tuple[tf.Variable, ...]:
+    """Trainable variables of the generative model and inference network."""
+    return self.renderer.trainable_variables + (
+        self.inference.trainable_variables)
+
+  def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+               seed: Optional[tf.Tensor] = None,
+               sample: bool = True) -> AIROutput:
+    """Infers, reconstructs and scores a batch of images.
+
+    Args:
+      images: `[B, H, W]` float32 in [0, 1].
+      z_pres_prob: scalar prior probability of one more object.
+      seed: `[2]` int32 stateless seed (needed when `sample`).
+      sample: sample the posterior (training, bounds) or take its modes.
+
+    Returns:
+      The `AIROutput`.
+    """
+    posterior = self.inference(images, seed, self.renderer, sample=sample)
+    z_pres = posterior.z_pres
+    sampled = presence_before(z_pres)
+    reconstruction = self.renderer(z_pres, posterior.z_where,
+                                   posterior.z_what)
+    log_likelihood = self.renderer.likelihood(reconstruction).log_prob(images)
+
+    q_where = tfd.Independent(
+        tfd.Normal(posterior.z_where_loc, posterior.z_where_scale), 1)
+    q_what = tfd.Independent(
+        tfd.Normal(posterior.z_what_loc, posterior.z_what_scale), 1)
+    q_pres = tfd.Bernoulli(logits=posterior.z_pres_logits, dtype=tf.float32)
+    p_where, p_what = self.prior.z_where(), self.prior.z_what()
+    p_pres = self.prior.z_pres(z_pres_prob)
+
+    kl_where = z_pres * tfd.kl_divergence(q_where, p_where)
+    kl_what = z_pres * tfd.kl_divergence(q_what, p_what)
+    kl_pres = sampled * tfd.kl_divergence(q_pres, p_pres)
+    elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
+
+    count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
+    log_q_pres = sampled * q_pres.log_prob(z_pres)
+    log_ratio_objects = z_pres * (
+        p_where.log_prob(posterior.z_where) - q_where.log_prob(
+            posterior.z_where) + p_what.log_prob(posterior.z_what) -
+        q_what.log_prob(posterior.z_what))
+    log_weight = (log_likelihood + self.prior.count(z_pres_prob).log_prob(
+        count) - tf.reduce_sum(log_q_pres, 1) + tf.reduce_sum(
+            log_ratio_objects, 1))
+    return AIROutput(posterior, count, reconstruction, log_likelihood,
+                     kl_where, kl_what, kl_pres, sampled, log_q_pres, elbo,
+                     log_weight)
+
+  def generate(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
+               seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Samples scenes from the prior and renders them.
+
+    Returns:
+      The prior sample ("count", "z_pres", "z_where", "z_what") and
+      "images" `[B, H, W]`, the mean of p(x | z).
+    """
+    scene = self.prior.sample(num_samples, z_pres_prob, seed)
+    scene["images"] = self.renderer(scene["z_pres"], scene["z_where"],
+                                    scene["z_what"])
+    return scene

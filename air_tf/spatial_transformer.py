@@ -1,0 +1,128 @@
+"""Spatial transformer for AIR's z_where = [scale, x, y].
+
+Coordinates are normalised: the canvas and the window both span [-1, 1] on
+each axis, pixel centres at (2 i + 1) / size - 1. An object described by
+z_where = [s, x, y] is a square window of side 2 / s centred at (x, y) on the
+canvas, so s is the zoom factor (object width = canvas width / s).
+
+    canvas -> window (crop a glimpse):   u = v / s + c
+    window -> canvas (render an object): v = s (u - c)
+
+where u is a canvas coordinate, v a window coordinate and c the centre. The
+two maps are exact inverses of each other.
+
+AIR's transform has no rotation or shear, so the affine sampling grid is
+separable: the row coordinates depend only on the output row and the column
+coordinates only on the output column. Bilinear sampling then factorises
+into a row kernel and a column kernel, K_y @ image @ K_x^T, with the
+triangle kernel max(0, 1 - |coordinate - pixel|). This is exactly bilinear
+interpolation with zero padding outside the image, differentiable with
+respect to both the image and z_where, and it runs as two batched matmuls
+instead of four gathers.
+"""
+
+import tensorflow as tf
+
+# Below this zoom factor the inverse transform (1 / s) blows up: a window
+# would be more than 100 canvases wide. Scales are clamped to it.
+MIN_SCALE = 1e-2
+
+
+def _pixel_centres(size: int) -> tf.Tensor:
+  """Normalised coordinates of the pixel centres of an axis, `[size]`."""
+  return (2.0 * tf.range(size, dtype=tf.float32) + 1.0) / size - 1.0
+
+
+def _to_pixels(coordinates: tf.Tensor, size: int) -> tf.Tensor:
+  """Maps normalised coordinates to (fractional) pixel indices."""
+  return ((coordinates + 1.0) * size - 1.0) / 2.0
+
+
+def _sampling_kernel(sample_at: tf.Tensor, source_size: int) -> tf.Tensor:
+  """Bilinear weights of each source pixel for each sampling point.
+
+  Args:
+    sample_at: `[B, out_size]` normalised source coordinates to sample at.
+    source_size: number of pixels of the source along this axis.
+
+  Returns:
+    `[B, out_size, source_size]` weights; rows outside the source are zero.
+  """
+  positions = _to_pixels(sample_at, source_size)[..., tf.newaxis]
+  pixels = tf.range(source_size, dtype=tf.float32)
+  return tf.nn.relu(1.0 - tf.abs(positions - pixels))
+
+
+def _clamp_scale(z_where: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Splits `[B, 3]` z_where into (scale, x, y), each `[B, 1]`."""
+  scale, x, y = tf.split(z_where, 3, axis=-1)
+  return tf.maximum(scale, MIN_SCALE), x, y
+
+
+def _separable_sample(image: tf.Tensor, rows_at: tf.Tensor,
+                      columns_at: tf.Tensor) -> tf.Tensor:
+  """Samples `[B, H, W]` images on the grid rows_at x columns_at."""
+  height, width = image.shape[1], image.shape[2]
+  row_kernel = _sampling_kernel(rows_at, height)  # [B, out_h, H]
+  column_kernel = _sampling_kernel(columns_at, width)  # [B, out_w, W]
+  return tf.matmul(tf.matmul(row_kernel, image), column_kernel,
+                   transpose_b=True)
+
+
+def canvas_to_window(canvas: tf.Tensor, z_where: tf.Tensor,
+                     window_size: int) -> tf.Tensor:
+  """Crops the glimpse that z_where points at.
+
+  Args:
+    canvas: `[B, H, W]` images.
+    z_where: `[B, 3]` (scale, x, y).
+    window_size: side of the square glimpse in pixels.
+
+  Returns:
+    `[B, window_size, window_size]` glimpses.
+  """
+  scale, x, y = _clamp_scale(z_where)
+  window = _pixel_centres(window_size)[tf.newaxis, :]
+  return _separable_sample(canvas, rows_at=window / scale + y,
+                           columns_at=window / scale + x)
+
+
+def window_to_canvas(window: tf.Tensor, z_where: tf.Tensor,
+                     canvas_size: tuple[int, int]) -> tf.Tensor:
+  """Renders object images onto an empty canvas at z_where.
+
+  Args:
+    window: `[B, h, w]` object images.
+    z_where: `[B, 3]` (scale, x, y).
+    canvas_size: (H, W) of the canvas.
+
+  Returns:
+    `[B, H, W]` canvases that are zero outside the object.
+  """
+  scale, x, y = _clamp_scale(z_where)
+  height, width = canvas_size
+  rows = _pixel_centres(height)[tf.newaxis, :]
+  columns = _pixel_centres(width)[tf.newaxis, :]
+  return _separable_sample(window, rows_at=scale * (rows - y),
+                           columns_at=scale * (columns - x))
+
+
+def z_where_to_boxes(z_where: tf.Tensor,
+                     canvas_size: tuple[int, int]) -> tf.Tensor:
+  """Pixel bounding boxes of the windows that z_where describes.
+
+  Args:
+    z_where: `[..., 3]` (scale, x, y).
+    canvas_size: (H, W) of the canvas.
+
+  Returns:
+    `[..., 4]` boxes (ymin, xmin, ymax, xmax) in pixels, edges of the window
+    (a window spanning the whole canvas is (0, 0, H, W)).
+  """
+  scale, x, y = tf.unstack(z_where, axis=-1)
+  half = 1.0 / tf.maximum(scale, MIN_SCALE)
+  height, width = canvas_size
+  to_rows = lambda v: (v + 1.0) * height / 2.0
+  to_columns = lambda v: (v + 1.0) * width / 2.0
+  return tf.stack([to_rows(y - half), to_columns(x - half),
+                   to_rows(y + half), to_columns(x + half)], axis=-1)

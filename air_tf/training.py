@@ -1,0 +1,124 @@
+"""One training step of AIR, its optimisers, schedule and checkpoint."""
+
+import dataclasses
+
+import sonnet as snt
+import tensorflow as tf
+
+from air_tf import estimator
+from air_tf.model import AIR
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """How AIR is optimised.
+
+  Attributes:
+    batch_size: images per step.
+    learning_rate: Adam's step size for the model and inference network.
+    baseline_learning_rate: Adam's step size for the NVIL baseline.
+    z_pres_prior_start: prior probability of one more object at step 0.
+    z_pres_prior_end: the same after `z_pres_prior_anneal_steps`; the value
+      moves log-linearly in between.
+    z_pres_prior_anneal_steps: 0 keeps `z_pres_prior_start` throughout.
+    normalize_signal: divide the centred learning signal by its running std.
+    seed: seeds every random draw of training (with the step number).
+  """
+  batch_size: int = 64
+  learning_rate: float = 1e-4
+  baseline_learning_rate: float = 1e-3
+  z_pres_prior_start: float = 0.01
+  z_pres_prior_end: float = 0.01
+  z_pres_prior_anneal_steps: int = 0
+  normalize_signal: bool = False
+  seed: int = 0
+
+  def __post_init__(self):
+    for name in ("z_pres_prior_start", "z_pres_prior_end"):
+      if not 0.0 < getattr(self, name) < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got "
+                         f"{getattr(self, name)}.")
+    if self.batch_size < 1 or self.learning_rate <= 0 or (
+        self.baseline_learning_rate <= 0):
+      raise ValueError("batch_size and learning rates must be positive.")
+
+
+def z_pres_prior_prob(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
+  """The scheduled prior probability of one more object at `step`."""
+  start = tf.math.log(config.z_pres_prior_start)
+  end = tf.math.log(config.z_pres_prior_end)
+  progress = tf.cast(step, tf.float32) / max(config.z_pres_prior_anneal_steps,
+                                             1)
+  return tf.exp(start + (end - start) * tf.minimum(progress, 1.0))
+
+
+class Trainer(tf.Module):
+  """Owns the optimisers and the step counter, and trains an `AIR`.
+
+  Every random draw of step t is seeded by (seed, t), so a run resumed from
+  a checkpoint at step t continues exactly as the uninterrupted run would.
+  """
+
+  def __init__(self, model: AIR, config: TrainConfig):
+    super().__init__(name="trainer")
+    self.model = model
+    self.config = config
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.optimizer = snt.optimizers.Adam(config.learning_rate)
+    self.baseline_optimizer = snt.optimizers.Adam(
+        config.baseline_learning_rate)
+    self.normalizer = estimator.SignalNormalizer(
+        model.config.max_steps, scale=config.normalize_signal)
+    self.train_step = tf.function(self._train_step)
+
+  def checkpoint(self) -> tf.train.Checkpoint:
+    """Everything a resumed run needs."""
+    return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                               baseline_optimizer=self.baseline_optimizer,
+                               normalizer=self.normalizer, step=self.step)
+
+  def z_pres_prior_prob(self) -> tf.Tensor:
+    return z_pres_prior_prob(self.step, self.config)
+
+  def _train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One update of the model and the baseline on `[B, H, W]` images.
+
+    Returns:
+      Scalars to log: batch means of the ELBO and its terms, the baseline
+      loss, the learning signal's mean and variance, and the prior value.
+    """
+    model = self.model
+    prior_prob = self.z_pres_prior_prob()
+    seed = tf.stack([tf.constant(self.config.seed, tf.int32),
+                     tf.cast(self.step, tf.int32)])
+    with tf.GradientTape(persistent=True) as tape:
+      output = model(images, prior_prob, seed=seed)
+      signals = estimator.learning_signals(output.log_likelihood,
+                                           output.kl_where, output.kl_what,
+                                           output.kl_pres)
+      baseline = model.baseline(output.posterior.hidden)
+      losses = estimator.surrogate_losses(output.elbo, output.log_q_pres,
+                                          output.sampled, signals, baseline,
+                                          self.normalizer)
+    model_variables = model.model_variables
+    baseline_variables = model.baseline.trainable_variables
+    self.optimizer.apply(tape.gradient(losses.model_loss, model_variables),
+                         model_variables)
+    self.baseline_optimizer.apply(
+        tape.gradient(losses.baseline_loss, baseline_variables),
+        baseline_variables)
+    del tape
+    self.step.assign_add(1)
+    batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
+    return {
+        "elbo": tf.reduce_mean(output.elbo),
+        "log_likelihood": tf.reduce_mean(output.log_likelihood),
+        "kl_where": batch_mean_of_sum(output.kl_where),
+        "kl_what": batch_mean_of_sum(output.kl_what),
+        "kl_pres": batch_mean_of_sum(output.kl_pres),
+        "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
+        "baseline_loss": losses.baseline_loss,
+        "signal_mean": losses.signal_mean,
+        "signal_variance": losses.signal_variance,
+        "z_pres_prior": prior_prob,
+    }

@@ -1,0 +1,77 @@
+"""Pictures of what AIR found: image | reconstruction, one box per step."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+# One colour per step: red, green, blue, yellow, magenta, cyan.
+STEP_COLOURS = np.array([[255, 40, 40], [40, 220, 40], [60, 120, 255],
+                         [255, 220, 0], [255, 0, 255], [0, 230, 230]],
+                        np.uint8)
+
+
+def draw_boxes(images: np.ndarray, boxes: np.ndarray, present: np.ndarray,
+               upscale: int = 2) -> np.ndarray:
+  """Draws each present step's box in its colour.
+
+  Args:
+    images: `[B, H, W]` float in [0, 1].
+    boxes: `[B, N, 4]` (ymin, xmin, ymax, xmax) pixel edges.
+    present: `[B, N]` which boxes to draw.
+    upscale: pixels per image pixel in the output, for visible boxes.
+
+  Returns:
+    `[B, H * upscale, W * upscale, 3]` uint8.
+  """
+  grey = np.clip(images, 0.0, 1.0) * 255
+  grey = np.repeat(np.repeat(grey, upscale, axis=1), upscale, axis=2)
+  rgb = np.repeat(grey[..., np.newaxis], 3, axis=-1).astype(np.uint8)
+  height, width = rgb.shape[1:3]
+  for b, n in zip(*np.nonzero(present)):
+    ymin, xmin, ymax, xmax = np.round(boxes[b, n] * upscale).astype(int)
+    ymax, xmax = ymax - 1, xmax - 1
+    colour = STEP_COLOURS[n % len(STEP_COLOURS)]
+    rows = np.arange(max(ymin, 0), min(ymax, height - 1) + 1)
+    columns = np.arange(max(xmin, 0), min(xmax, width - 1) + 1)
+    for row in (ymin, ymax):
+      if 0 <= row < height:
+        rgb[b, row, columns] = colour
+    for column in (xmin, xmax):
+      if 0 <= column < width:
+        rgb[b, rows, column] = colour
+  return rgb
+
+
+def comparison_grid(images: np.ndarray, reconstructions: np.ndarray,
+                    boxes: np.ndarray, present: np.ndarray,
+                    columns: int = 4, upscale: int = 2) -> np.ndarray:
+  """Tiles image | reconstruction pairs, both with boxes, into one picture.
+
+  Returns:
+    `[rows * h, columns * 2 * w, 3]` uint8 with a 2-pixel gap between pairs.
+  """
+  left = draw_boxes(images, boxes, present, upscale)
+  right = draw_boxes(reconstructions, boxes, present, upscale)
+  gap = 2
+  pairs = np.pad(np.concatenate([left, right], axis=2),
+                 [(0, 0), (gap, gap), (gap, gap), (0, 0)],
+                 constant_values=128)
+  count, height, width, _ = pairs.shape
+  rows = -(-count // columns)
+  pairs = np.concatenate(
+      [pairs, np.full([rows * columns - count, height, width, 3], 128,
+                      np.uint8)])
+  grid = pairs.reshape(rows, columns, height, width, 3)
+  return grid.transpose(0, 2, 1, 3, 4).reshape(rows * height,
+                                               columns * width, 3)
+
+
+def write_png(path: str, picture: np.ndarray) -> None:
+  """Writes a `[H, W, 3]` uint8 picture; the file appears whole or not."""
+  folder = os.path.dirname(path)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  partial = path + ".partial"
+  tf.io.write_file(partial, tf.io.encode_png(picture))
+  os.replace(partial, path)

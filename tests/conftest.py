@@ -1,0 +1,21 @@
+"""Shared fixtures: one tiny AIR, so the expensive traces happen once."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from air_tf.config import AIRConfig  # pylint: disable=g-import-not-at-top
+
+TINY = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
+                 window_size=6, lstm_size=16, encoder_hidden=(16,),
+                 decoder_hidden=(16,), image_encoder_hidden=(16,),
+                 baseline_hidden=(8,), z_where_prior_loc=(2.0, 0.0, 0.0))
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> AIRConfig:
+  return TINY

@@ -1,0 +1,101 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from air_tf import data
+
+
+def _blobs(count=20, size=8, seed=0):
+  rng = np.random.default_rng(seed)
+  objects = np.zeros([count, size, size], np.uint8)
+  for k in range(count):
+    top, left = rng.integers(0, 3, size=2)
+    objects[k, top:top + 4, left:left + 5] = rng.integers(50, 255)
+  return objects
+
+
+def test_counts_and_boxes_match_the_images():
+  scenes = data.scatter_objects(_blobs(), 300, seed=1, canvas_size=24)
+  for image, count, boxes in zip(scenes.images, scenes.counts, scenes.boxes):
+    covered = np.zeros_like(image, bool)
+    for ymin, xmin, ymax, xmax in boxes[:count].astype(int):
+      assert ymax - ymin == 4 and xmax - xmin == 5  # Tight around the ink.
+      assert image[ymin:ymax, xmin:xmax].all()  # Blobs are solid.
+      covered[ymin:ymax, xmin:xmax] = True
+    assert not image[~covered].any()  # No ink outside the boxes.
+    np.testing.assert_array_equal(boxes[count:], 0.0)
+  assert set(scenes.counts) == {0, 1, 2}
+  frequencies = np.bincount(scenes.counts) / len(scenes)
+  np.testing.assert_allclose(frequencies, [1 / 3] * 3, atol=0.08)
+
+
+def test_scenes_are_deterministic_given_the_seed():
+  a = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
+  b = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
+  c = data.scatter_objects(_blobs(), 50, seed=4, canvas_size=24)
+  np.testing.assert_array_equal(a.images, b.images)
+  assert not np.array_equal(a.images, c.images)
+
+
+def test_chosen_counts_only():
+  scenes = data.scatter_objects(_blobs(), 100, seed=0, canvas_size=24,
+                                counts=(0, 2))
+  assert set(scenes.counts) == {0, 2}
+
+
+def test_objects_larger_than_the_canvas_are_rejected():
+  with pytest.raises(ValueError, match="do not fit"):
+    data.scatter_objects(_blobs(size=8), 1, seed=0, canvas_size=6)
+
+
+def test_real_mnist_is_there_offline():
+  train, test = data.load_mnist()
+  assert train.shape == (60000, 28, 28) and test.shape == (10000, 28, 28)
+  assert train.dtype == np.uint8 and train.max() > 250
+
+
+def _write_idx(path, images):
+  header = np.array([2051, len(images), 28, 28], ">i4").tobytes()
+  with gzip.open(path, "wb") as f:
+    f.write(header + images.tobytes())
+
+
+def test_user_idx_folder_and_npz_load_the_same(tmp_path):
+  rng = np.random.default_rng(0)
+  train = rng.integers(0, 256, [5, 28, 28], dtype=np.uint8)
+  test = rng.integers(0, 256, [3, 28, 28], dtype=np.uint8)
+  _write_idx(tmp_path / "train-images-idx3-ubyte.gz", train)
+  _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", test)
+  np.savez(tmp_path / "mnist.npz", x_train=train, x_test=test)
+  for path in (str(tmp_path), str(tmp_path / "mnist.npz")):
+    loaded_train, loaded_test = data.load_mnist(path)
+    np.testing.assert_array_equal(loaded_train, train)
+    np.testing.assert_array_equal(loaded_test, test)
+
+
+def test_bad_mnist_paths_say_what_was_expected(tmp_path):
+  with pytest.raises(FileNotFoundError, match="idx"):
+    data.load_mnist(str(tmp_path))
+  with pytest.raises(FileNotFoundError, match="neither"):
+    data.load_mnist(str(tmp_path / "nothing.bin"))
+  np.savez(tmp_path / "bad.npz", x_train=np.zeros([2, 28, 28]))
+  with pytest.raises(ValueError, match="x_test"):
+    data.load_mnist(str(tmp_path / "bad.npz"))
+  (tmp_path / "train-images-idx3-ubyte").write_bytes(b"garbage" * 10)
+  (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"garbage" * 10)
+  with pytest.raises(ValueError, match="not an idx3"):
+    data.load_mnist(str(tmp_path))
+
+
+def test_batches_resume_where_they_left_off():
+  images = np.arange(10 * 2 * 2, dtype=np.uint8).reshape(10, 2, 2)
+  take = lambda dataset, k: [b.numpy() for b in dataset.take(k)]
+  whole = take(data.training_batches(images, 4, seed=7), 6)
+  resumed = take(data.training_batches(images, 4, seed=7, start_step=3), 3)
+  for a, b in zip(whole[3:], resumed):
+    np.testing.assert_array_equal(a, b)
+  # The first epoch is a permutation of all the images.
+  first_epoch = np.round(np.concatenate(whole)[:10, 0, 0] * 255).astype(int)
+  assert sorted(first_epoch) == sorted(images[:, 0, 0])

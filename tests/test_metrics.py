@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import metrics
+from air_tf.model import AIR
+
+
+def test_confusion_matrix_counts_each_pair():
+  matrix = metrics.confusion_matrix(np.array([0, 1, 2, 2, 1]),
+                                    np.array([0, 1, 1, 2, 3]), max_count=3)
+  expected = np.zeros([4, 4], int)
+  for true, inferred in [(0, 0), (1, 1), (2, 1), (2, 2), (1, 3)]:
+    expected[true, inferred] += 1
+  np.testing.assert_array_equal(matrix, expected)
+
+
+def test_evaluator_figures_are_consistent(tiny_config):
+  model = AIR(tiny_config)
+  images = tf.random.stateless_uniform([12, 16, 16], [3, 4]).numpy()
+  evaluator = metrics.Evaluator(model, batch_size=40)
+  inferred = evaluator.infer(images, 0.3)["count"]
+  result = evaluator(images, inferred, 0.3, iw_samples=20)
+  assert result.count_accuracy == 1.0  # Scored against its own counts.
+  assert result.confusion.sum() == 12
+  np.testing.assert_allclose(result.mean_count, inferred.mean())
+  # The K-sample bound is at least the single-sample one on average.
+  single = evaluator(images, inferred, 0.3, iw_samples=1)
+  assert result.iw_bound >= single.iw_bound - 1.0
+  assert np.isfinite(result.elbo)
+  wrong = evaluator(images, (inferred + 1) % 4, 0.3)
+  assert wrong.count_accuracy == 0.0

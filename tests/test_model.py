@@ -1,0 +1,101 @@
+"""The model's pieces together: masking, shapes, DAIR, bounds, generation."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf.model import AIR
+
+SEED = tf.constant([5, 6])
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["air", "dair"])
+def model_and_output(request, tiny_config):
+  config = dataclasses.replace(tiny_config, dair=request.param)
+  model = AIR(config)
+  images = tf.random.stateless_uniform([64, 16, 16], [1, 2])
+  return model, images, model(images, 0.3, seed=SEED)
+
+
+def test_outputs_have_fixed_shapes(model_and_output, tiny_config):
+  _, _, output = model_and_output
+  n, d = tiny_config.max_steps, tiny_config.z_what_size
+  assert output.posterior.z_pres.shape == (64, n)
+  assert output.posterior.z_where.shape == (64, n, 3)
+  assert output.posterior.z_what.shape == (64, n, d)
+  assert output.reconstruction.shape == (64, 16, 16)
+  assert output.elbo.shape == output.log_weight.shape == (64,)
+  for value in (output.elbo, output.log_weight, output.kl_what):
+    assert np.isfinite(value).all()
+
+
+def test_nothing_after_the_first_absent_step_counts(model_and_output):
+  model, _, output = model_and_output
+  z_pres = output.posterior.z_pres.numpy()
+  assert (np.diff(z_pres, axis=1) <= 0).all()  # Once 0, always 0.
+  absent = z_pres == 0
+  assert absent.any() and (~absent).any()  # Both cases are exercised.
+  np.testing.assert_array_equal(output.kl_where.numpy()[absent], 0.0)
+  np.testing.assert_array_equal(output.kl_what.numpy()[absent], 0.0)
+  not_drawn = output.sampled.numpy() == 0
+  np.testing.assert_array_equal(output.kl_pres.numpy()[not_drawn], 0.0)
+  np.testing.assert_array_equal(output.log_q_pres.numpy()[not_drawn], 0.0)
+  np.testing.assert_array_equal(output.count, z_pres.sum(1))
+  # Whatever the absent steps hold, the canvas (the likelihood's mean) is
+  # the same.
+  garbage = lambda x: tf.where(absent[..., None], 1e3 * tf.ones_like(x), x)
+  canvas = model.renderer(output.posterior.z_pres,
+                          garbage(output.posterior.z_where),
+                          garbage(output.posterior.z_what))
+  np.testing.assert_allclose(canvas, output.reconstruction, atol=1e-5)
+
+
+def test_absent_steps_get_no_gradient(model_and_output):
+  model, images, _ = model_and_output
+  with tf.GradientTape() as tape:
+    output = model(images, 0.3, seed=SEED)
+    # Differentiate with respect to the step outputs through the renderer.
+    z_where, z_what = output.posterior.z_where, output.posterior.z_what
+    tape.watch([z_where, z_what])
+    canvas = model.renderer(output.posterior.z_pres, z_where, z_what)
+    log_likelihood = model.renderer.likelihood(canvas).log_prob(images)
+  grad_where, grad_what = tape.gradient(log_likelihood, [z_where, z_what])
+  absent = output.posterior.z_pres.numpy() == 0
+  np.testing.assert_array_equal(grad_where.numpy()[absent], 0.0)
+  np.testing.assert_array_equal(grad_what.numpy()[absent], 0.0)
+  assert np.abs(grad_what.numpy()[~absent]).max() > 0
+
+
+def test_deterministic_inference_is_repeatable_and_stops(model_and_output):
+  model, images, _ = model_and_output
+  first = model(images, 0.3, sample=False)
+  second = model(images, 0.3, sample=False)
+  np.testing.assert_array_equal(first.posterior.z_pres,
+                                second.posterior.z_pres)
+  probabilities = tf.sigmoid(first.posterior.z_pres_logits).numpy()
+  drawn = first.sampled.numpy() > 0
+  np.testing.assert_array_equal(first.posterior.z_pres.numpy()[drawn],
+                                probabilities[drawn] > 0.5)
+
+
+def test_importance_weights_match_the_elbo_on_average(model_and_output):
+  # Both estimate the same ELBO: analytic KLs vs sampled log ratios.
+  model, images, _ = model_and_output
+  repeated = tf.repeat(images[:4], 256, axis=0)
+  output = model(repeated, 0.3, seed=tf.constant([9, 9]))
+  elbo = output.elbo.numpy().reshape(4, 256)
+  log_weight = output.log_weight.numpy().reshape(4, 256)
+  difference = (log_weight - elbo).mean(1)
+  spread = (log_weight - elbo).std(1) / np.sqrt(256)
+  assert (np.abs(difference) < 5 * spread + 1e-2).all()
+
+
+def test_generate_renders_prior_samples(model_and_output):
+  model, _, _ = model_and_output
+  scene = model.generate(8, 0.5, tf.constant([1, 1]))
+  assert scene["images"].shape == (8, 16, 16)
+  empty = scene["count"].numpy() == 0
+  np.testing.assert_array_equal(scene["images"].numpy()[empty], 0.0)
+  assert (scene["images"].numpy()[~empty].sum((1, 2)) > 0).all()

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import spatial_transformer as st
+
+CANVAS, WINDOW = 40, 10
+
+
+def _aligned_z_where(top: int, left: int) -> np.ndarray:
+  """z_where whose window covers canvas pixels [top, top + WINDOW) exactly."""
+  scale = CANVAS / WINDOW
+  centre = lambda edge: 2.0 * edge / CANVAS - 1.0 + 1.0 / scale
+  return np.array([scale, centre(left), centre(top)], np.float32)
+
+
+def test_crop_after_render_gives_back_the_object():
+  rng = np.random.default_rng(0)
+  objects = rng.uniform(size=[3, WINDOW, WINDOW]).astype(np.float32)
+  z_where = np.stack([_aligned_z_where(3, 7), _aligned_z_where(20, 0),
+                      _aligned_z_where(30, 30)])
+  canvas = st.window_to_canvas(objects, z_where, (CANVAS, CANVAS))
+  np.testing.assert_allclose(
+      st.canvas_to_window(canvas, z_where, WINDOW), objects, atol=1e-5)
+  # Nothing lands outside the window.
+  assert np.isclose(canvas.numpy().sum(), objects.sum(), rtol=1e-5)
+  np.testing.assert_allclose(canvas[0, 3:13, 7:17], objects[0], atol=1e-5)
+
+
+def test_boxes_are_the_window_edges():
+  boxes = st.z_where_to_boxes(_aligned_z_where(3, 7)[np.newaxis],
+                              (CANVAS, CANVAS))
+  np.testing.assert_allclose(boxes, [[3, 7, 13, 17]], atol=1e-4)
+
+
+def test_render_after_crop_of_a_smooth_canvas_is_close():
+  # Off the pixel grid the two maps are inverses up to interpolation.
+  rows, columns = np.mgrid[0:CANVAS, 0:CANVAS] / CANVAS
+  canvas = np.sin(3 * rows) * np.cos(2 * columns)
+  canvas = canvas[np.newaxis].astype(np.float32)
+  z_where = np.array([[1.3, 0.05, -0.1]], np.float32)
+  window = st.canvas_to_window(canvas, z_where, 32)
+  back = st.window_to_canvas(window, z_where, (CANVAS, CANVAS)).numpy()
+  inside = back[0, 10:30, 10:30]
+  np.testing.assert_allclose(inside, canvas[0, 10:30, 10:30], atol=0.02)
+
+
+@pytest.mark.parametrize("function", ["crop", "render"])
+def test_gradients_match_finite_differences(function):
+  rng = np.random.default_rng(1)
+  z_where = tf.constant([[1.7, 0.13, -0.21], [2.3, -0.31, 0.17]], tf.float64)
+  if function == "crop":
+    source = tf.constant(rng.uniform(size=[2, 12, 12]), tf.float64)
+    apply = lambda image, where: st.canvas_to_window(
+        tf.cast(image, tf.float32), tf.cast(where, tf.float32), 7)
+  else:
+    source = tf.constant(rng.uniform(size=[2, 7, 7]), tf.float64)
+    apply = lambda image, where: st.window_to_canvas(
+        tf.cast(image, tf.float32), tf.cast(where, tf.float32), (12, 12))
+  analytic, numeric = tf.test.compute_gradient(
+      lambda image, where: tf.cast(apply(image, where), tf.float64),
+      [source, z_where], delta=1e-3)
+  for a, n in zip(analytic, numeric):
+    np.testing.assert_allclose(a, n, atol=2e-3, rtol=2e-2)
+  assert np.abs(analytic[1]).max() > 0.1  # z_where really gets a gradient.
+
+
+def test_scale_near_zero_stays_finite():
+  canvas = tf.ones([3, CANVAS, CANVAS])
+  z_where = tf.constant([[0.0, 0.0, 0.0], [-1.0, 0.5, 0.5],
+                         [1e-9, 0.0, 0.0]])
+  assert np.isfinite(st.canvas_to_window(canvas, z_where, WINDOW)).all()
+  window = tf.ones([3, WINDOW, WINDOW])
+  assert np.isfinite(st.window_to_canvas(window, z_where,
+                                         (CANVAS, CANVAS))).all()

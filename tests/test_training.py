@@ -1,0 +1,83 @@
+"""Training raises the ELBO, and a resumed run equals an uninterrupted one."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import data
+from air_tf.model import AIR
+from air_tf.training import TrainConfig, Trainer, z_pres_prior_prob
+
+CONFIG = TrainConfig(batch_size=8, learning_rate=3e-3,
+                     baseline_learning_rate=1e-2, z_pres_prior_start=0.5,
+                     z_pres_prior_end=0.05, z_pres_prior_anneal_steps=10,
+                     seed=3)
+
+
+def _images():
+  digits = np.zeros([4, 6, 6], np.uint8)
+  digits[:, 1:5, 2:4] = 255
+  scenes = data.scatter_objects(digits, 8, seed=0, canvas_size=16)
+  return tf.constant(scenes.float_images())
+
+
+def _variables(trainer):
+  return [v.numpy() for v in trainer.checkpoint().model.variables]
+
+
+@pytest.fixture(scope="module")
+def interrupted_and_resumed(tiny_config, tmp_path_factory):
+  """Trains 10 steps, saves, trains 10 more; a fresh trainer resumes."""
+  images = _images()
+  trainer = Trainer(AIR(tiny_config), CONFIG)
+  elbo_before = float(tf.reduce_mean(
+      trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
+  for _ in range(10):
+    trainer.train_step(images)
+  path = trainer.checkpoint().save(str(tmp_path_factory.mktemp("ckpt") / "c"))
+  logs = [trainer.train_step(images) for _ in range(10)]
+  resumed = Trainer(AIR(tiny_config), CONFIG)
+  resumed.checkpoint().restore(path).assert_consumed()
+  restored_step = int(resumed.step)
+  for _ in range(10):
+    resumed.train_step(images)
+  elbo_after = float(tf.reduce_mean(
+      trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
+  return (trainer, resumed, restored_step, logs, elbo_before, elbo_after)
+
+
+def test_training_raises_the_elbo(interrupted_and_resumed):
+  *_, elbo_before, elbo_after = interrupted_and_resumed
+  assert elbo_after > elbo_before + 50, (elbo_before, elbo_after)
+
+
+def test_resume_continues_from_the_saved_step(interrupted_and_resumed):
+  trainer, resumed, restored_step, *_ = interrupted_and_resumed
+  assert restored_step == 10
+  assert int(trainer.step) == int(resumed.step) == 20
+
+
+def test_resumed_run_equals_uninterrupted(interrupted_and_resumed):
+  trainer, resumed, *_ = interrupted_and_resumed
+  for a, b in zip(_variables(trainer), _variables(resumed)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_logs_are_finite_scalars(interrupted_and_resumed):
+  _, _, _, logs, *_ = interrupted_and_resumed
+  for name, value in logs[-1].items():
+    assert value.shape == () and np.isfinite(value), name
+  np.testing.assert_allclose(logs[-1]["z_pres_prior"], 0.05, rtol=1e-5)
+
+
+def test_prior_anneals_log_linearly():
+  values = [float(z_pres_prior_prob(step, CONFIG)) for step in (0, 5, 10, 99)]
+  np.testing.assert_allclose(values, [0.5, np.sqrt(0.5 * 0.05), 0.05, 0.05],
+                             rtol=1e-5)
+
+
+def test_bad_training_settings_are_rejected():
+  with pytest.raises(ValueError, match="z_pres_prior_start"):
+    TrainConfig(z_pres_prior_start=1.0)
+  with pytest.raises(ValueError, match="positive"):
+    TrainConfig(batch_size=0)

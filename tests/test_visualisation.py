@@ -1,0 +1,29 @@
+import numpy as np
+import tensorflow as tf
+
+from air_tf import visualisation
+
+
+def test_boxes_are_drawn_in_their_step_colour():
+  images = np.zeros([1, 10, 10], np.float32)
+  boxes = np.array([[[2, 3, 6, 8], [0, 0, 10, 10]]], np.float32)
+  drawn = visualisation.draw_boxes(images, boxes, np.array([[True, False]]),
+                                   upscale=1)
+  red = visualisation.STEP_COLOURS[0]
+  np.testing.assert_array_equal(drawn[0, 2, 3], red)
+  np.testing.assert_array_equal(drawn[0, 5, 7], red)
+  np.testing.assert_array_equal(drawn[0, 4, 5], [0, 0, 0])  # Inside.
+  np.testing.assert_array_equal(drawn[0, 0, 0], [0, 0, 0])  # Absent box.
+
+
+def test_grid_png_round_trip(tmp_path):
+  images = np.random.default_rng(0).uniform(size=[5, 8, 8])
+  boxes = np.zeros([5, 3, 4], np.float32)
+  grid = visualisation.comparison_grid(images, images, boxes,
+                                       np.zeros([5, 3], bool), columns=2,
+                                       upscale=1)
+  assert grid.shape == (3 * 12, 2 * 20, 3)
+  path = str(tmp_path / "sub" / "grid.png")
+  visualisation.write_png(path, grid)
+  np.testing.assert_array_equal(tf.io.decode_png(tf.io.read_file(path)),
+                                grid)
