@@ -33,6 +33,13 @@ class AIRConfig:
       z_where_prior_loc[0] +- scale_range (0: unbounded). It keeps one
       window from swallowing two objects, the local optimum where AIR
       counts every pair as one, and keeps the scale away from zero.
+    position_range: the posterior mean of (x, y) stays within
+      +-position_range (1: the object's centre is on the canvas; 0:
+      unbounded). A window pushed off the canvas gets no gradient and its
+      step never finds an object again.
+    z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor], so that
+      a step switched off early (when its object only spoils the picture)
+      is still tried now and then, and can learn to find objects later.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -50,6 +57,8 @@ class AIRConfig:
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.2, 1.0, 1.0)
   scale_range: float = 1.0
+  position_range: float = 1.0
+  z_pres_floor: float = 0.05
 
   def __post_init__(self):
     if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
@@ -68,6 +77,12 @@ class AIRConfig:
       raise ValueError(f"scale_range must be in [0, {self.z_where_prior_loc[0]}"
                        f") so that scales stay positive, got "
                        f"{self.scale_range}.")
+    if self.position_range < 0:
+      raise ValueError(f"position_range must be >= 0, got "
+                       f"{self.position_range}.")
+    if not 0 <= self.z_pres_floor < 0.5:
+      raise ValueError(f"z_pres_floor must be in [0, 0.5), got "
+                       f"{self.z_pres_floor}.")
     if min(self.z_where_prior_scale) <= 0:
       raise ValueError(f"z_where_prior_scale must be > 0, got "
                        f"{self.z_where_prior_scale}.")

@@ -15,7 +15,7 @@ tfd = tfp.distributions
 # The z_where head starts near the prior mean with a small spread: large
 # initial z_where variance is a known cause of counting collapse.
 _WHERE_HEAD_INIT_STDDEV = 1e-2
-_WHERE_SCALE_OFFSET = -2.0  # softplus(-2) = 0.13: the initial posterior std.
+_WHERE_SCALE_OFFSET = -3.0  # softplus(-3) = 0.05: the initial posterior std.
 
 
 class Posterior(NamedTuple):
@@ -77,13 +77,20 @@ class InferenceNetwork(snt.Module):
     self._z_where_prior_loc = tf.constant(config.z_where_prior_loc,
                                           tf.float32)
 
-  def _bound_scale(self, offset: tf.Tensor) -> tf.Tensor:
-    """Squashes the scale part of a `[B, 3]` offset into +-scale_range."""
-    scale_range = self._config.scale_range
-    if not scale_range:
-      return offset
-    scale = scale_range * tf.tanh(offset[:, :1] / scale_range)
-    return tf.concat([scale, offset[:, 1:]], axis=1)
+  def _bound_where(self, offset: tf.Tensor) -> tf.Tensor:
+    """Squashes a `[B, 3]` offset from the prior mean into the allowed box."""
+    config = self._config
+    ranges = tf.constant([config.scale_range] + [config.position_range] * 2)
+    squashed = ranges * tf.tanh(offset / tf.maximum(ranges, 1e-6))
+    return tf.where(ranges > 0, squashed, offset)
+
+  def _floor_logits(self, logits: tf.Tensor) -> tf.Tensor:
+    """Logits of floor + (1 - 2 floor) sigmoid(logits); 0 stays 0."""
+    floor = self._config.z_pres_floor
+    if not floor:
+      return logits
+    probs = floor + (1.0 - 2.0 * floor) * tf.sigmoid(logits)
+    return tf.math.log(probs) - tf.math.log1p(-probs)
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
     flat = tf.reshape(images, [tf.shape(images)[0], self._num_pixels])
@@ -132,8 +139,8 @@ class InferenceNetwork(snt.Module):
       hidden, state = self._lstm(lstm_input, state)
 
       head = self._pres_where_head(hidden)
-      pres_logits = head[:, 0]
-      where_loc = self._z_where_prior_loc + self._bound_scale(head[:, 1:4])
+      pres_logits = self._floor_logits(head[:, 0])
+      where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
       where_scale = tf.nn.softplus(head[:, 4:7] + _WHERE_SCALE_OFFSET)
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(

@@ -16,17 +16,20 @@ class TrainConfig:
   Attributes:
     batch_size: images per step.
     learning_rate: Adam's step size for the model and inference network.
-    baseline_learning_rate: Adam's step size for the NVIL baseline.
+    baseline_learning_rate: Adam's step size for the NVIL baseline. It must
+      learn outputs of hundreds of nats quickly: at 1e-3 its error stayed
+      ~300 nats for thousands of steps (docs/RESULTS.md).
     z_pres_prior_start: prior probability of one more object at step 0.
     z_pres_prior_end: the same after `z_pres_prior_anneal_steps`; the value
       moves log-linearly in between.
     z_pres_prior_anneal_steps: 0 keeps `z_pres_prior_start` throughout.
-    normalize_signal: divide the centred learning signal by its running std.
+    normalize_signal: divide the centred learning signal by its running std
+      (see `estimator.SignalNormalizer`: it unbalances the gradient).
     seed: seeds every random draw of training (with the step number).
   """
   batch_size: int = 64
   learning_rate: float = 1e-4
-  baseline_learning_rate: float = 1e-3
+  baseline_learning_rate: float = 1e-2
   z_pres_prior_start: float = 0.01
   z_pres_prior_end: float = 0.01
   z_pres_prior_anneal_steps: int = 0
@@ -71,14 +74,32 @@ class Trainer(tf.Module):
         model.config.max_steps, scale=config.normalize_signal)
     self.train_step = tf.function(self._train_step)
 
+    self._checkpoint = tf.train.Checkpoint(
+        model=self.model, optimizer=self.optimizer,
+        baseline_optimizer=self.baseline_optimizer,
+        normalizer=self.normalizer, step=self.step)
+    self._pending_restore = None
+
   def checkpoint(self) -> tf.train.Checkpoint:
     """Everything a resumed run needs."""
-    return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                               baseline_optimizer=self.baseline_optimizer,
-                               normalizer=self.normalizer, step=self.step)
+    return self._checkpoint
 
-  def z_pres_prior_prob(self) -> tf.Tensor:
-    return z_pres_prior_prob(self.step, self.config)
+  def restore(self, path: str) -> None:
+    """Restores a checkpoint written by `checkpoint()`.
+
+    Variables and optimiser slots are created by the first training step
+    and take their saved values then; that step also checks that every
+    saved value found its variable.
+    """
+    self._pending_restore = self._checkpoint.restore(path)
+
+  def train(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """`train_step`, checking a pending restore once the variables exist."""
+    logs = self.train_step(images)
+    if self._pending_restore is not None:
+      self._pending_restore.assert_consumed()
+      self._pending_restore = None
+    return logs
 
   def _train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """One update of the model and the baseline on `[B, H, W]` images.
@@ -88,7 +109,7 @@ class Trainer(tf.Module):
       loss, the learning signal's mean and variance, and the prior value.
     """
     model = self.model
-    prior_prob = self.z_pres_prior_prob()
+    prior_prob = z_pres_prior_prob(self.step, self.config)
     seed = tf.stack([tf.constant(self.config.seed, tf.int32),
                      tf.cast(self.step, tf.int32)])
     with tf.GradientTape(persistent=True) as tape:

@@ -52,6 +52,7 @@ def main(argv):
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
   if not manager.latest_checkpoint:
     raise app.UsageError(f"No checkpoint in {FLAGS.logdir}.")
+  # Only the model is needed: the optimisers' slots are left unread.
   trainer.checkpoint().restore(manager.latest_checkpoint).expect_partial()
   _, test = data.multi_mnist(FLAGS.mnist_path, num_train=0,
                              num_test=FLAGS.num_images, seed=FLAGS.data_seed,

@@ -66,6 +66,11 @@ flags.DEFINE_float("decoder_output_bias", _DEFAULT_MODEL.decoder_output_bias,
 flags.DEFINE_float("scale_range", _DEFAULT_MODEL.scale_range, "Posterior "
                    "mean of the zoom factor within prior mean +- this; 0: "
                    "unbounded.")
+flags.DEFINE_float("position_range", _DEFAULT_MODEL.position_range,
+                   "Posterior mean of (x, y) within +- this; 0: unbounded.")
+flags.DEFINE_float("z_pres_floor", _DEFAULT_MODEL.z_pres_floor, "Keeps "
+                   "q(z_pres) within [floor, 1 - floor] so steps keep "
+                   "exploring.")
 # Optimisation.
 flags.DEFINE_integer("batch_size", _DEFAULT_TRAINING.batch_size, "Batch size.")
 flags.DEFINE_float("learning_rate", _DEFAULT_TRAINING.learning_rate,
@@ -104,7 +109,8 @@ def model_config_from_flags() -> AIRConfig:
       baseline_hidden=_sizes(FLAGS.baseline_hidden), dair=FLAGS.dair,
       likelihood=FLAGS.likelihood, likelihood_std=FLAGS.likelihood_std,
       decoder_output_bias=FLAGS.decoder_output_bias,
-      scale_range=FLAGS.scale_range)
+      scale_range=FLAGS.scale_range, position_range=FLAGS.position_range,
+      z_pres_floor=FLAGS.z_pres_floor)
 
 
 def train_config_from_flags() -> TrainConfig:
@@ -157,7 +163,7 @@ def main(argv):
   trainer = Trainer(model, train_config)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
   if manager.latest_checkpoint:
-    trainer.checkpoint().restore(manager.latest_checkpoint).assert_consumed()
+    trainer.restore(manager.latest_checkpoint)
     logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
                  int(trainer.step))
   start_step = int(trainer.step)
@@ -174,7 +180,7 @@ def main(argv):
   window_start, window_steps = time.time(), 0
   with writer.as_default():
     for images in batches:
-      logs = trainer.train_step(images)
+      logs = trainer.train(images)
       step = int(trainer.step)
       window_steps += 1
       if step % FLAGS.log_every == 0 or step == FLAGS.num_steps:

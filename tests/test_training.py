@@ -33,14 +33,14 @@ def interrupted_and_resumed(tiny_config, tmp_path_factory):
   elbo_before = float(tf.reduce_mean(
       trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
   for _ in range(10):
-    trainer.train_step(images)
+    trainer.train(images)
   path = trainer.checkpoint().save(str(tmp_path_factory.mktemp("ckpt") / "c"))
-  logs = [trainer.train_step(images) for _ in range(10)]
+  logs = [trainer.train(images) for _ in range(10)]
   resumed = Trainer(AIR(tiny_config), CONFIG)
-  resumed.checkpoint().restore(path).assert_consumed()
+  resumed.restore(path)
   restored_step = int(resumed.step)
   for _ in range(10):
-    resumed.train_step(images)
+    resumed.train(images)
   elbo_after = float(tf.reduce_mean(
       trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
   return (trainer, resumed, restored_step, logs, elbo_before, elbo_after)
@@ -48,7 +48,9 @@ def interrupted_and_resumed(tiny_config, tmp_path_factory):
 
 def test_training_raises_the_elbo(interrupted_and_resumed):
   *_, elbo_before, elbo_after = interrupted_and_resumed
-  assert elbo_after > elbo_before + 50, (elbo_before, elbo_after)
+  # A perfect 16x16 reconstruction scores ~73 nats; 20 seeded steps go
+  # from ~31 to ~38.
+  assert elbo_after > elbo_before + 5, (elbo_before, elbo_after)
 
 
 def test_resume_continues_from_the_saved_step(interrupted_and_resumed):
