@@ -159,6 +159,7 @@ def main(argv):
       num_test=FLAGS.num_eval_images, seed=FLAGS.data_seed,
       canvas_size=model_config.canvas_size[0],
       counts=tuple(range(3)))
+  tf.random.set_seed(train_config.seed)  # Initial weights.
   model = AIR(model_config)
   trainer = Trainer(model, train_config)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)

@@ -8,3 +8,4 @@ fdo_prefetch_hints = native.fdo_prefetch_hints
 fdo_profile = native.fdo_profile
 objc_import = native.objc_import
 objc_library = native.objc_library
+cc_toolchain_suite = native.cc_toolchain_suite
