@@ -46,9 +46,13 @@ class Evaluator:
   def __init__(self, model: AIR, batch_size: int = 250):
     self._model = model
     self._batch_size = batch_size
+    # Batches of several sizes (the last one of a set is shorter) share one
+    # trace with an unknown batch dimension.
     self._infer = tf.function(
-        lambda images, z_pres_prob: model(images, z_pres_prob, sample=False))
-    self._log_weights = tf.function(self._sampled_terms)
+        lambda images, z_pres_prob: model(images, z_pres_prob, sample=False),
+        reduce_retracing=True)
+    self._log_weights = tf.function(self._sampled_terms,
+                                    reduce_retracing=True)
 
   def _sampled_terms(self, images, z_pres_prob, seed, num_samples):
     repeated = tf.repeat(images, num_samples, axis=0)
