@@ -1,0 +1,38 @@
+import numpy as np
+import tensorflow as tf
+
+from air_tf.inference import InferenceNetwork
+
+
+def test_posterior_stays_in_its_bounds_however_far_the_head_pushes(
+    tiny_config):
+  network = InferenceNetwork(tiny_config)
+  images = tf.random.stateless_uniform([4, 16, 16], [0, 1])
+  network(images, sample=False)  # Creates the variables.
+  floor = tiny_config.z_pres_floor
+  low, high = (tiny_config.z_where_prior_loc[0] - tiny_config.scale_range,
+               tiny_config.z_where_prior_loc[0] + tiny_config.scale_range)
+  head = network._pres_where_head  # pylint: disable=protected-access
+  for push in (-1e3, 1e3):
+    head.b.assign(tf.fill(head.b.shape, push))
+    posterior = network(images, tf.constant([1, 2]))
+    probs = tf.sigmoid(posterior.z_pres_logits[:, 0]).numpy()
+    np.testing.assert_allclose(probs, floor if push < 0 else 1 - floor,
+                               rtol=1e-3)
+    first_step = posterior.z_where_loc[:, 0].numpy()
+    assert ((first_step[:, 0] >= low) & (first_step[:, 0] <= high)).all()
+    assert (np.abs(first_step[:, 1:]) <= tiny_config.position_range).all()
+    assert np.isfinite(posterior.z_where.numpy()).all()
+
+
+def test_loop_stops_once_every_image_is_done(tiny_config):
+  network = InferenceNetwork(tiny_config)
+  images = tf.zeros([3, 16, 16])
+  network(images, sample=False)
+  head = network._pres_where_head  # pylint: disable=protected-access
+  head.b.assign(tf.tensor_scatter_nd_update(head.b, [[0]], [-1e3]))
+  posterior = network(images, sample=False)
+  np.testing.assert_array_equal(posterior.z_pres, np.zeros([3, 3]))
+  # Steps the loop never ran keep finite placeholder values.
+  np.testing.assert_array_equal(posterior.hidden[:, 1:], 0.0)
+  np.testing.assert_array_equal(posterior.z_where_scale[:, 1:], 1.0)
