@@ -42,6 +42,18 @@ def load_config(logdir: str) -> AIRConfig:
   return AIRConfig.from_json(tf.io.gfile.GFile(path).read())
 
 
+def latest_checkpoint(logdir: str) -> str:
+  """Path of the newest checkpoint in a logdir.
+
+  Raises:
+    FileNotFoundError: the logdir holds no checkpoint.
+  """
+  path = tf.train.latest_checkpoint(os.path.join(logdir, CHECKPOINT_FOLDER))
+  if path is None:
+    raise FileNotFoundError(f"No checkpoint in {logdir}.")
+  return path
+
+
 def checkpoint_manager(checkpoint: tf.train.Checkpoint, logdir: str,
                        max_to_keep: int = 3) -> tf.train.CheckpointManager:
   return tf.train.CheckpointManager(

@@ -72,8 +72,7 @@ class Trainer(tf.Module):
         config.baseline_learning_rate)
     self.normalizer = estimator.SignalNormalizer(
         model.config.max_steps, scale=config.normalize_signal)
-    self.train_step = tf.function(self._train_step)
-
+    self._compiled_step = tf.function(self._update)
     self._checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer,
         baseline_optimizer=self.baseline_optimizer,
@@ -93,21 +92,21 @@ class Trainer(tf.Module):
     """
     self._pending_restore = self._checkpoint.restore(path)
 
-  def train(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-    """`train_step`, checking a pending restore once the variables exist."""
-    logs = self.train_step(images)
-    if self._pending_restore is not None:
-      self._pending_restore.assert_consumed()
-      self._pending_restore = None
-    return logs
-
-  def _train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+  def train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """One update of the model and the baseline on `[B, H, W]` images.
 
     Returns:
       Scalars to log: batch means of the ELBO and its terms, the baseline
       loss, the learning signal's mean and variance, and the prior value.
     """
+    logs = self._compiled_step(images)
+    if self._pending_restore is not None:
+      self._pending_restore.assert_consumed()
+      self._pending_restore = None
+    return logs
+
+  def _update(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The traced body of `train_step`."""
     model = self.model
     prior_prob = z_pres_prior_prob(self.step, self.config)
     seed = tf.stack([tf.constant(self.config.seed, tf.int32),

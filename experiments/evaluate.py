@@ -23,7 +23,6 @@ from air_tf import metrics
 from air_tf import spatial_transformer
 from air_tf import visualisation
 from air_tf.model import AIR
-from air_tf.training import TrainConfig, Trainer
 
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
 flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
@@ -48,12 +47,14 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   config = logdir_lib.load_config(FLAGS.logdir)
   model = AIR(config)
-  trainer = Trainer(model, TrainConfig())
-  manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
-  if not manager.latest_checkpoint:
-    raise app.UsageError(f"No checkpoint in {FLAGS.logdir}.")
-  # Only the model is needed: the optimisers' slots are left unread.
-  trainer.checkpoint().restore(manager.latest_checkpoint).expect_partial()
+  try:
+    checkpoint = logdir_lib.latest_checkpoint(FLAGS.logdir)
+  except FileNotFoundError as error:
+    raise app.UsageError(str(error)) from error
+  # Only the model is read: the optimisers' state is left in the file.
+  step = tf.Variable(0, dtype=tf.int64)
+  tf.train.Checkpoint(model=model, step=step).restore(
+      checkpoint).expect_partial()
   _, test = data.multi_mnist(FLAGS.mnist_path, num_train=0,
                              num_test=FLAGS.num_images, seed=FLAGS.data_seed,
                              canvas_size=config.canvas_size[0])
@@ -64,7 +65,7 @@ def main(argv):
     bounds = evaluator(images[:FLAGS.iw_images], test.counts[:FLAGS.iw_images],
                        FLAGS.z_pres_prior, iw_samples=FLAGS.iw_samples)
     result.iw_bound, result.iw_samples = bounds.iw_bound, FLAGS.iw_samples
-  print(f"checkpoint: {manager.latest_checkpoint} (step {int(trainer.step)})")
+  print(f"checkpoint: {checkpoint} (step {int(step)})")
   print(f"count accuracy: {result.count_accuracy:.4f} on {len(images)} "
         f"images; mean count {result.mean_count:.3f}")
   print("confusion (rows: true count, columns: inferred count):")
@@ -84,7 +85,7 @@ def main(argv):
   print(f"examples: {png}")
   if FLAGS.json:
     with open(FLAGS.json, "w") as f:
-      json.dump({"step": int(trainer.step),
+      json.dump({"step": int(step),
                  "count_accuracy": result.count_accuracy,
                  "confusion": result.confusion.tolist(),
                  "mean_count": result.mean_count, "elbo": result.elbo,

@@ -181,7 +181,7 @@ def main(argv):
   window_start, window_steps = time.time(), 0
   with writer.as_default():
     for images in batches:
-      logs = trainer.train(images)
+      logs = trainer.train_step(images)
       step = int(trainer.step)
       window_steps += 1
       if step % FLAGS.log_every == 0 or step == FLAGS.num_steps:

@@ -34,14 +34,14 @@ def interrupted_and_resumed(tiny_config, tmp_path_factory):
   elbo_before = float(tf.reduce_mean(
       trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
   for _ in range(10):
-    trainer.train(images)
+    trainer.train_step(images)
   path = trainer.checkpoint().save(str(tmp_path_factory.mktemp("ckpt") / "c"))
-  logs = [trainer.train(images) for _ in range(30)]
+  logs = [trainer.train_step(images) for _ in range(30)]
   resumed = Trainer(AIR(tiny_config), CONFIG)
   resumed.restore(path)
   restored_step = int(resumed.step)
   for _ in range(30):
-    resumed.train(images)
+    resumed.train_step(images)
   elbo_after = float(tf.reduce_mean(
       trainer.model(images, 0.05, seed=tf.constant([0, 0])).elbo))
   return (trainer, resumed, restored_step, logs, elbo_before, elbo_after)
