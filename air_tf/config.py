@@ -21,7 +21,8 @@ class AIRConfig:
     decoder_hidden: hidden sizes of the object decoder MLP.
     image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
       with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
-    baseline_hidden: hidden sizes of the NVIL baseline MLP.
+    baseline_lstm_size: units of the NVIL baseline's own LSTM.
+    baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far.
     likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
     likelihood_std: pixel standard deviation of the normal likelihood.
@@ -49,6 +50,7 @@ class AIRConfig:
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)
   image_encoder_hidden: tuple[int, ...] = (256,)
+  baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = False
   likelihood: str = "normal"
@@ -64,7 +66,8 @@ class AIRConfig:
     if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
       raise ValueError(f"canvas_size must be (H, W) with H, W >= 1, got "
                        f"{self.canvas_size}.")
-    for name in ("max_steps", "z_what_size", "window_size", "lstm_size"):
+    for name in ("max_steps", "z_what_size", "window_size", "lstm_size",
+                 "baseline_lstm_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
     if self.likelihood not in LIKELIHOODS:

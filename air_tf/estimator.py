@@ -18,25 +18,59 @@ from typing import NamedTuple
 import sonnet as snt
 import tensorflow as tf
 
+from air_tf.config import AIRConfig
+from air_tf.inference import image_encoder
+
 
 class Baseline(snt.Module):
   """NVIL baseline: predicts each step's learning signal, `[B, N]`.
 
-  It reads the inference LSTM's output at step i, which is computed before
-  z_pres_i is drawn. It must never see z_pres_i or anything after it: that
-  would bias the estimator.
+  A network of its own, as in NVIL: an LSTM reads an embedding of the image
+  and, at step i, the latents of step i - 1, so that it can tell how much
+  of the image the earlier objects already explain. It never sees z_pres_i
+  or anything drawn after it (that would bias the estimator), and its
+  inputs are cut from the gradient, so its loss trains only its own
+  weights.
   """
 
-  def __init__(self, hidden_sizes: tuple[int, ...], name: str = "baseline"):
+  def __init__(self, config: AIRConfig, name: str = "baseline"):
     super().__init__(name=name)
-    self._mlp = snt.nets.MLP(list(hidden_sizes) + [1], activate_final=False)
+    height, width = config.canvas_size
+    self._num_pixels = height * width
+    self._image_encoder = image_encoder(config.image_encoder_hidden)
+    self._lstm = snt.LSTM(config.baseline_lstm_size, name="lstm")
+    self._head = snt.nets.MLP(list(config.baseline_hidden) + [1],
+                              activate_final=False, name="head")
 
-  def __call__(self, step_features: tf.Tensor) -> tf.Tensor:
-    """`[B, N, F]` features before each z_pres draw -> `[B, N]` baselines."""
-    features = tf.stop_gradient(step_features)
-    batch_size, max_steps = tf.shape(features)[0], features.shape[1]
-    flat = tf.reshape(features, [batch_size * max_steps, features.shape[2]])
-    return tf.reshape(self._mlp(flat), [batch_size, max_steps])
+  def __call__(self, images: tf.Tensor, z_pres: tf.Tensor,
+               z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """Baselines of every step.
+
+    Args:
+      images: `[B, H, W]`.
+      z_pres: `[B, N]` drawn presences.
+      z_where: `[B, N, 3]` drawn positions.
+      z_what: `[B, N, D]` drawn appearance codes.
+
+    Returns:
+      `[B, N]`: baseline i depends on the image and on the latents of steps
+      before i only.
+    """
+    batch_size, max_steps = tf.shape(images)[0], z_pres.shape[1]
+    image_features = self._image_encoder(tf.reshape(
+        tf.stop_gradient(images), [batch_size, self._num_pixels]))
+    earlier = tf.stop_gradient(tf.concat(
+        [z_pres[:, :, tf.newaxis], z_where, z_what], axis=2))
+    # Step i reads step i - 1's latents; step 0 reads "present, at 0".
+    first = tf.one_hot(tf.zeros([batch_size], tf.int32), earlier.shape[2])
+    earlier = tf.concat([first[:, tf.newaxis], earlier[:, :-1]], axis=1)
+    state = self._lstm.initial_state(batch_size)
+    baselines = []
+    for i in range(max_steps):
+      output, state = self._lstm(
+          tf.concat([image_features, earlier[:, i]], axis=1), state)
+      baselines.append(self._head(output)[:, 0])
+    return tf.stack(baselines, axis=1)
 
 
 class SignalNormalizer(snt.Module):
@@ -129,6 +163,7 @@ class Surrogate(NamedTuple):
   baseline_loss: tf.Tensor  # scalar: squared error of the baseline.
   signal_mean: tf.Tensor  # scalar: mean of signal - baseline (sampled steps).
   signal_variance: tf.Tensor  # scalar: its variance.
+  residual: tf.Tensor  # [B, N] centred signal minus baseline, no gradient.
 
 
 def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
@@ -144,7 +179,8 @@ def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
     sampled: `[B, N]` 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
     signals: `[B, N]` learning signals (`learning_signals`).
     baseline: `[B, N]` baseline predictions of signals - normalizer.mean.
-    normalizer: running centring (and scaling) of the signal; updated.
+    normalizer: running centring (and scaling) of the signal. The caller
+      updates it with `residual` once the step is known to be finite.
 
   Returns:
     The `Surrogate` losses.
@@ -160,5 +196,5 @@ def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
   model_loss = -tf.reduce_mean(elbo + reinforce)
   baseline_loss = tf.reduce_mean(
       tf.reduce_sum(tf.square(centred - baseline) * sampled, axis=1))
-  normalizer.update(tf.stop_gradient(signals), residual, sampled)
-  return Surrogate(model_loss, baseline_loss, signal_mean, signal_variance)
+  return Surrogate(model_loss, baseline_loss, signal_mean, signal_variance,
+                   residual)

@@ -1,6 +1,6 @@
 """The inference network q(z, n | x): attend, infer, repeat."""
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import sonnet as snt
 import tensorflow as tf
@@ -33,7 +33,17 @@ class Posterior(NamedTuple):
   z_what: tf.Tensor  # [B, N, D]
   z_what_loc: tf.Tensor  # [B, N, D]
   z_what_scale: tf.Tensor  # [B, N, D]
-  hidden: tf.Tensor  # [B, N, lstm_size] LSTM output before z_pres_i.
+
+
+def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
+                                                              tf.Tensor]:
+  """The MLP that embeds flattened images, `[B, H * W] -> [B, F]`.
+
+  With no hidden sizes the pixels themselves are the embedding.
+  """
+  if not hidden_sizes:
+    return tf.identity
+  return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
 def _write(accumulator: tf.Tensor, step: tf.Tensor,
@@ -60,12 +70,7 @@ class InferenceNetwork(snt.Module):
     self._config = config
     height, width = config.canvas_size
     self._num_pixels = height * width
-    if config.image_encoder_hidden:
-      self._image_encoder = snt.nets.MLP(config.image_encoder_hidden,
-                                         activate_final=True,
-                                         name="image_encoder")
-    else:
-      self._image_encoder = tf.identity
+    self._image_encoder = image_encoder(config.image_encoder_hidden)
     self._lstm = snt.LSTM(config.lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3,
@@ -125,8 +130,7 @@ class InferenceNetwork(snt.Module):
     posterior = Posterior(
         z_pres=zeros(), z_pres_logits=zeros(), z_where=zeros(3),
         z_where_loc=zeros(3), z_where_scale=zeros(3) + 1.0, z_what=zeros(d),
-        z_what_loc=zeros(d), z_what_scale=zeros(d) + 1.0,
-        hidden=zeros(config.lstm_size))
+        z_what_loc=zeros(d), z_what_scale=zeros(d) + 1.0)
     image_features = None if config.dair else self._embed(images)
 
     def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
@@ -172,7 +176,7 @@ class InferenceNetwork(snt.Module):
       posterior = Posterior(*[
           _write(accumulator, i, value) for accumulator, value in zip(
               posterior, (pres, pres_logits, where, where_loc, where_scale,
-                          what, what_loc, what_scale, hidden))])
+                          what, what_loc, what_scale))])
       return i + 1, state, canvas, pres, where, what, posterior
 
     def not_done(i, state, canvas, prev_pres, *unused):

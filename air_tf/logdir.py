@@ -1,10 +1,13 @@
 """A training run's folder: its model configuration and checkpoints."""
 
 import os
+from typing import Optional
 
+from absl import logging
 import tensorflow as tf
 
 from air_tf.config import AIRConfig
+from air_tf.model import AIR
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FOLDER = "checkpoints"
@@ -42,16 +45,58 @@ def load_config(logdir: str) -> AIRConfig:
   return AIRConfig.from_json(tf.io.gfile.GFile(path).read())
 
 
-def latest_checkpoint(logdir: str) -> str:
-  """Path of the newest checkpoint in a logdir.
+def _is_intact(path: str) -> bool:
+  """Whether every tensor of the checkpoint at `path` can be read."""
+  try:
+    reader = tf.train.load_checkpoint(path)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, ValueError, IndexError):
+    return False
+  return True
+
+
+def latest_checkpoint(logdir: str) -> Optional[str]:
+  """Path of the newest intact checkpoint in a logdir, or None if none.
+
+  A checkpoint that cannot be read in full (a truncated or corrupted file)
+  is skipped with a warning, and the one before it is used.
+  """
+  state = tf.train.get_checkpoint_state(
+      os.path.join(logdir, CHECKPOINT_FOLDER))
+  for path in reversed(state.all_model_checkpoint_paths if state else []):
+    if _is_intact(path):
+      return path
+    logging.warning("Checkpoint %s is truncated or corrupt; trying the one "
+                    "before it.", path)
+  return None
+
+
+def restore_model(logdir: str) -> tuple[AIR, int, str]:
+  """The model of the newest intact checkpoint of a logdir.
+
+  Only the model (and the step) are read: optimiser and baseline state are
+  left in the file.
+
+  Returns:
+    (model, training step, checkpoint path).
 
   Raises:
-    FileNotFoundError: the logdir holds no checkpoint.
+    FileNotFoundError: the logdir holds no training run or no intact
+      checkpoint.
   """
-  path = tf.train.latest_checkpoint(os.path.join(logdir, CHECKPOINT_FOLDER))
+  config = load_config(logdir)
+  path = latest_checkpoint(logdir)
   if path is None:
-    raise FileNotFoundError(f"No checkpoint in {logdir}.")
-  return path
+    raise FileNotFoundError(f"No intact checkpoint in {logdir}.")
+  model = AIR(config)
+  step = tf.Variable(0, dtype=tf.int64)
+  status = tf.train.Checkpoint(model=model, step=step).restore(path)
+  # Sonnet creates variables on first use; one call builds them all.
+  model(tf.zeros([1, *config.canvas_size]), 0.5, sample=False)
+  model.generate(1, 0.5, tf.constant([0, 0]))
+  status.assert_existing_objects_matched().expect_partial()
+  return model, int(step.numpy()), path
 
 
 def checkpoint_manager(checkpoint: tf.train.Checkpoint, logdir: str,

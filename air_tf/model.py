@@ -44,7 +44,7 @@ class AIR(snt.Module):
     self.prior = Prior(config)
     self.renderer = Renderer(config)
     self.inference = InferenceNetwork(config)
-    self.baseline = Baseline(config.baseline_hidden)
+    self.baseline = Baseline(config)
 
   @property
   def model_variables(self) -> tuple[tf.Variable, ...]:

@@ -67,6 +67,12 @@ class Trainer(tf.Module):
     self.model = model
     self.config = config
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    # Updates skipped because the loss or a gradient was NaN or infinite.
+    self.skipped_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                       name="skipped_updates")
+    self.nonfinite_in_a_row = tf.Variable(0, dtype=tf.int64,
+                                          trainable=False,
+                                          name="nonfinite_in_a_row")
     self.optimizer = snt.optimizers.Adam(config.learning_rate)
     self.baseline_optimizer = snt.optimizers.Adam(
         config.baseline_learning_rate)
@@ -76,7 +82,8 @@ class Trainer(tf.Module):
     self._checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer,
         baseline_optimizer=self.baseline_optimizer,
-        normalizer=self.normalizer, step=self.step)
+        normalizer=self.normalizer, step=self.step,
+        skipped_updates=self.skipped_updates)
     self._pending_restore = None
 
   def checkpoint(self) -> tf.train.Checkpoint:
@@ -94,6 +101,9 @@ class Trainer(tf.Module):
 
   def train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """One update of the model and the baseline on `[B, H, W]` images.
+
+    An update whose loss or gradients are not finite is skipped (the step
+    still counts): `skipped_updates` and `nonfinite_in_a_row` count them.
 
     Returns:
       Scalars to log: batch means of the ELBO and its terms, the baseline
@@ -116,18 +126,33 @@ class Trainer(tf.Module):
       signals = estimator.learning_signals(output.log_likelihood,
                                            output.kl_where, output.kl_what,
                                            output.kl_pres)
-      baseline = model.baseline(output.posterior.hidden)
+      posterior = output.posterior
+      baseline = model.baseline(images, posterior.z_pres, posterior.z_where,
+                                posterior.z_what)
       losses = estimator.surrogate_losses(output.elbo, output.log_q_pres,
                                           output.sampled, signals, baseline,
                                           self.normalizer)
     model_variables = model.model_variables
     baseline_variables = model.baseline.trainable_variables
-    self.optimizer.apply(tape.gradient(losses.model_loss, model_variables),
-                         model_variables)
-    self.baseline_optimizer.apply(
-        tape.gradient(losses.baseline_loss, baseline_variables),
-        baseline_variables)
+    model_gradients = tape.gradient(losses.model_loss, model_variables)
+    baseline_gradients = tape.gradient(losses.baseline_loss,
+                                       baseline_variables)
     del tape
+    finite = tf.reduce_all([
+        tf.reduce_all(tf.math.is_finite(value)) for value in
+        [losses.model_loss, losses.baseline_loss, signals,
+         *model_gradients, *baseline_gradients]])
+    # A non-finite update would spoil every parameter for good: skip it,
+    # count it, and let the caller decide when too many in a row is fatal.
+    if finite:
+      self.optimizer.apply(model_gradients, model_variables)
+      self.baseline_optimizer.apply(baseline_gradients, baseline_variables)
+      self.normalizer.update(tf.stop_gradient(signals), losses.residual,
+                             output.sampled)
+      self.nonfinite_in_a_row.assign(0)
+    else:
+      self.skipped_updates.assign_add(1)
+      self.nonfinite_in_a_row.assign_add(1)
     self.step.assign_add(1)
     batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
     return {
@@ -141,4 +166,5 @@ class Trainer(tf.Module):
         "signal_mean": losses.signal_mean,
         "signal_variance": losses.signal_variance,
         "z_pres_prior": prior_prob,
+        "skipped_updates": self.skipped_updates,
     }

@@ -13,16 +13,15 @@ import sys
 from absl import app
 from absl import flags
 import numpy as np
-import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
+from air_tf import cli
 from air_tf import data
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
 from air_tf import visualisation
-from air_tf.model import AIR
 
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
 flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
@@ -44,17 +43,12 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  config = logdir_lib.load_config(FLAGS.logdir)
-  model = AIR(config)
+    cli.fail(f"unexpected arguments: {argv[1:]}")
   try:
-    checkpoint = logdir_lib.latest_checkpoint(FLAGS.logdir)
-  except FileNotFoundError as error:
-    raise app.UsageError(str(error)) from error
-  # Only the model is read: the optimisers' state is left in the file.
-  step = tf.Variable(0, dtype=tf.int64)
-  tf.train.Checkpoint(model=model, step=step).restore(
-      checkpoint).expect_partial()
+    model, step, checkpoint = logdir_lib.restore_model(FLAGS.logdir)
+  except (FileNotFoundError, ValueError) as error:
+    cli.fail(error)
+  config = model.config
   _, test = data.multi_mnist(FLAGS.mnist_path, num_train=0,
                              num_test=FLAGS.num_images, seed=FLAGS.data_seed,
                              canvas_size=config.canvas_size[0])
@@ -65,7 +59,7 @@ def main(argv):
     bounds = evaluator(images[:FLAGS.iw_images], test.counts[:FLAGS.iw_images],
                        FLAGS.z_pres_prior, iw_samples=FLAGS.iw_samples)
     result.iw_bound, result.iw_samples = bounds.iw_bound, FLAGS.iw_samples
-  print(f"checkpoint: {checkpoint} (step {int(step)})")
+  print(f"checkpoint: {checkpoint} (step {step})")
   print(f"count accuracy: {result.count_accuracy:.4f} on {len(images)} "
         f"images; mean count {result.mean_count:.3f}")
   print("confusion (rows: true count, columns: inferred count):")
@@ -85,7 +79,7 @@ def main(argv):
   print(f"examples: {png}")
   if FLAGS.json:
     with open(FLAGS.json, "w") as f:
-      json.dump({"step": int(step),
+      json.dump({"step": step,
                  "count_accuracy": result.count_accuracy,
                  "confusion": result.confusion.tolist(),
                  "mean_count": result.mean_count, "elbo": result.elbo,

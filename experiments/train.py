@@ -8,6 +8,7 @@ Running the same command again resumes from the latest checkpoint.
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
+from air_tf import cli
 from air_tf import data
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
@@ -53,8 +55,10 @@ flags.DEFINE_list("encoder_hidden", list(map(str, _DEFAULT_MODEL.encoder_hidden)
                   "Glimpse encoder MLP hidden sizes.")
 flags.DEFINE_list("decoder_hidden", list(map(str, _DEFAULT_MODEL.decoder_hidden)),
                   "Object decoder MLP hidden sizes.")
+flags.DEFINE_integer("baseline_lstm_size", _DEFAULT_MODEL.baseline_lstm_size,
+                     "Units of the NVIL baseline's LSTM.")
 flags.DEFINE_list("baseline_hidden", list(map(str, _DEFAULT_MODEL.baseline_hidden)),
-                  "NVIL baseline MLP hidden sizes.")
+                  "Hidden sizes of the NVIL baseline's head MLP.")
 flags.DEFINE_bool("dair", _DEFAULT_MODEL.dair, "Difference AIR: inference "
                   "sees the image minus the reconstruction so far.")
 flags.DEFINE_enum("likelihood", _DEFAULT_MODEL.likelihood,
@@ -91,6 +95,9 @@ flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
 flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.")
 flags.DEFINE_integer("eval_every", 1000, "Steps between held-out evaluations.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("max_nonfinite_in_a_row", 100, "Stop the run after this "
+                     "many updates in a row were skipped for a NaN/Inf loss "
+                     "or gradient.")
 
 FLAGS = flags.FLAGS
 
@@ -106,6 +113,7 @@ def model_config_from_flags() -> AIRConfig:
       image_encoder_hidden=_sizes(FLAGS.image_encoder_hidden),
       encoder_hidden=_sizes(FLAGS.encoder_hidden),
       decoder_hidden=_sizes(FLAGS.decoder_hidden),
+      baseline_lstm_size=FLAGS.baseline_lstm_size,
       baseline_hidden=_sizes(FLAGS.baseline_hidden), dair=FLAGS.dair,
       likelihood=FLAGS.likelihood, likelihood_std=FLAGS.likelihood_std,
       decoder_output_bias=FLAGS.decoder_output_bias,
@@ -146,12 +154,27 @@ def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):
   return result
 
 
+class _StopSignals:
+  """Turns SIGTERM and SIGINT into a request to checkpoint and stop."""
+
+  def __init__(self):
+    self.received = None
+    for number in (signal.SIGTERM, signal.SIGINT):
+      signal.signal(number, self._handle)
+
+  def _handle(self, number, unused_frame):
+    self.received = signal.Signals(number)
+
+
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  model_config = model_config_from_flags()
-  train_config = train_config_from_flags()
-  logdir_lib.ensure_config(FLAGS.logdir, model_config)
+    cli.fail(f"unexpected arguments: {argv[1:]}")
+  try:
+    model_config = model_config_from_flags()
+    train_config = train_config_from_flags()
+    logdir_lib.ensure_config(FLAGS.logdir, model_config)
+  except ValueError as error:
+    cli.fail(error)
   logging.info("Devices: %s", [d.name for d in tf.config.list_logical_devices()])
 
   train_set, eval_set = data.multi_mnist(
@@ -163,10 +186,10 @@ def main(argv):
   model = AIR(model_config)
   trainer = Trainer(model, train_config)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
-  if manager.latest_checkpoint:
-    trainer.restore(manager.latest_checkpoint)
-    logging.info("Resumed from %s at step %d", manager.latest_checkpoint,
-                 int(trainer.step))
+  resume_from = logdir_lib.latest_checkpoint(FLAGS.logdir)
+  if resume_from:
+    trainer.restore(resume_from)
+    logging.info("Resumed from %s at step %d", resume_from, int(trainer.step))
   start_step = int(trainer.step)
   if start_step >= FLAGS.num_steps:
     logging.info("Already trained %d of %d steps.", start_step,
@@ -179,10 +202,15 @@ def main(argv):
   writer = tf.summary.create_file_writer(FLAGS.logdir)
   accuracy = float("nan")
   window_start, window_steps = time.time(), 0
+  stop_signals = _StopSignals()
   with writer.as_default():
     for images in batches:
       logs = trainer.train_step(images)
       step = int(trainer.step)
+      if int(trainer.nonfinite_in_a_row) >= FLAGS.max_nonfinite_in_a_row:
+        cli.fail(f"{int(trainer.nonfinite_in_a_row)} updates in a row had a "
+                 f"NaN/Inf loss or gradient (step {step}); stopping. The "
+                 f"last checkpoint, {manager.latest_checkpoint}, is intact.")
       window_steps += 1
       if step % FLAGS.log_every == 0 or step == FLAGS.num_steps:
         steps_per_second = window_steps / (time.time() - window_start)
@@ -203,8 +231,15 @@ def main(argv):
         print(f"step {step:>7d}  held-out count accuracy "
               f"{result.count_accuracy:.2%}  mean count "
               f"{result.mean_count:.2f}  elbo {result.elbo:.1f}", flush=True)
-      if step % FLAGS.checkpoint_every == 0 or step == FLAGS.num_steps:
+      if (step % FLAGS.checkpoint_every == 0 or step == FLAGS.num_steps or
+          stop_signals.received):
         manager.save(checkpoint_number=step)
+      if stop_signals.received:
+        writer.flush()
+        print(f"{stop_signals.received.name}: saved step {step} to "
+              f"{manager.latest_checkpoint}; run the same command to resume.",
+              flush=True)
+        sys.exit(128 + stop_signals.received.value)
       if step >= FLAGS.num_steps:
         break
   writer.flush()

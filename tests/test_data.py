@@ -25,6 +25,7 @@ def test_counts_and_boxes_match_the_images():
       assert image[ymin:ymax, xmin:xmax].all()  # Blobs are solid.
       covered[ymin:ymax, xmin:xmax] = True
     assert not image[~covered].any()  # No ink outside the boxes.
+    assert covered.sum() == 20 * count  # The boxes do not overlap.
     np.testing.assert_array_equal(boxes[count:], 0.0)
   assert set(scenes.counts) == {0, 1, 2}
   frequencies = np.bincount(scenes.counts) / len(scenes)
@@ -47,7 +48,18 @@ def test_chosen_counts_only():
 
 def test_objects_larger_than_the_canvas_are_rejected():
   with pytest.raises(ValueError, match="do not fit"):
-    data.scatter_objects(_blobs(size=8), 1, seed=0, canvas_size=6)
+    data.scatter_objects(_blobs(), 1, seed=0, canvas_size=4)
+
+
+def test_blank_objects_are_rejected():
+  with pytest.raises(ValueError, match="some ink"):
+    data.scatter_objects(np.zeros([2, 8, 8], np.uint8), 1, seed=0)
+
+
+def test_objects_that_cannot_be_kept_apart_are_rejected():
+  with pytest.raises(ValueError, match="without overlap"):
+    # Three 4x5 blobs never fit apart on 9x9.
+    data.scatter_objects(_blobs(), 1, seed=0, canvas_size=9, counts=(3,))
 
 
 def test_real_mnist_is_there_offline():
@@ -99,3 +111,15 @@ def test_batches_resume_where_they_left_off():
   # The first epoch is a permutation of all the images.
   first_epoch = np.round(np.concatenate(whole)[:10, 0, 0] * 255).astype(int)
   assert sorted(first_epoch) == sorted(images[:, 0, 0])
+
+
+def test_shrink_scales_each_object_by_its_own_factor():
+  objects = np.zeros([200, 28, 28], np.uint8)
+  objects[:, 4:24, 4:24] = 200
+  shrunk = data.shrink(objects, seed=0, mean=1.3, std=0.1)
+  sizes = np.array([image.shape[0] for image in shrunk])
+  assert all(image.shape[0] == image.shape[1] for image in shrunk)
+  assert abs(np.mean(28 / sizes) - 1.3) < 0.03 and len(set(sizes)) > 2
+  for image, size in zip(shrunk, sizes):
+    ink = image > 100  # The 20/28 solid square, shrunk with the image.
+    assert abs(ink.sum() - (20 / 28 * size) ** 2) <= 4 * size

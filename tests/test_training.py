@@ -83,3 +83,23 @@ def test_bad_training_settings_are_rejected():
     TrainConfig(z_pres_prior_start=1.0)
   with pytest.raises(ValueError, match="positive"):
     TrainConfig(batch_size=0)
+
+
+def test_non_finite_updates_are_skipped_and_counted(tiny_config):
+  trainer = Trainer(AIR(tiny_config), CONFIG)
+  images = _images()
+  trainer.train_step(images)
+  before = _variables(trainer)
+  poisoned = tf.tensor_scatter_nd_update(images, [[0, 3, 3]], [np.nan])
+  for in_a_row in (1, 2):
+    logs = trainer.train_step(poisoned)
+    assert int(trainer.nonfinite_in_a_row) == in_a_row
+  assert int(logs["skipped_updates"]) == 2 and int(trainer.step) == 3
+  for a, b in zip(before, _variables(trainer)):
+    np.testing.assert_array_equal(a, b)
+  assert np.all(np.isfinite(trainer.normalizer.mean))
+  trainer.train_step(images)
+  assert int(trainer.nonfinite_in_a_row) == 0
+  assert int(trainer.skipped_updates) == 2
+  assert any(not np.array_equal(a, b)
+             for a, b in zip(before, _variables(trainer)))

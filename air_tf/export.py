@@ -1,0 +1,129 @@
+"""A trained AIR as a SavedModel that plain TensorFlow can load and call.
+
+The SavedModel needs neither air_tf nor TensorFlow Probability to be
+loaded: `tf.saved_model.load(path)` gives its signatures
+
+- `serving_default` and `infer`: `images` float32 `[B, H, W]` in [0, 1] ->
+  `count` int32 `[B]`, `z_pres_prob` float32 `[B, N]`, `boxes` float32
+  `[B, N, 4]` (ymin, xmin, ymax, xmax) in pixels, `z_what` float32
+  `[B, N, D]`, `reconstruction` float32 `[B, H, W]`. Deterministic: the
+  posterior means, and z_pres_i = [q(z_pres_i = 1) > 0.5] until the first
+  absent step. Rows of absent objects are zero.
+- `sample`: `num_samples` int32 scalar -> `images` `[B, H, W]`, `count`
+  `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.
+
+and the model's configuration as variables: `config_json` (the whole
+`AIRConfig` as JSON), `canvas_size` `[2]`, `max_steps`, `z_what_size` and
+`z_pres_prior` (the prior probability `sample` draws objects with).
+"""
+
+import os
+import shutil
+
+import tensorflow as tf
+
+from air_tf import spatial_transformer
+from air_tf.model import AIR, presence_before
+
+
+def _checked_images(images: tf.Tensor,
+                    canvas_size: tuple[int, int]) -> tf.Tensor:
+  """`images` with a static `[B, H, W]` shape, or an error saying why not."""
+  height, width = canvas_size
+  expected = (f"expected float32 images of shape [B, {height}, {width}], "
+              f"B >= 1, with values in [0, 1]")
+  rank_check = tf.debugging.assert_rank(
+      images, 3, message=f"images have the wrong rank: {expected}")
+  with tf.control_dependencies([rank_check]):
+    shape = tf.shape(images)
+  size_check = tf.debugging.assert_equal(
+      shape[1:3], tf.constant([height, width]),
+      message=f"images have the wrong height/width: {expected}")
+  with tf.control_dependencies([size_check]):
+    empty_check = tf.debugging.assert_positive(
+        shape[0], message=f"the batch is empty: {expected}")
+  with tf.control_dependencies([empty_check]):
+    finite_check = tf.debugging.assert_all_finite(
+        images, message=f"images contain NaN or Inf: {expected}")
+  with tf.control_dependencies([finite_check]):
+    range_check = tf.debugging.Assert(
+        tf.reduce_all((images >= 0.0) & (images <= 1.0)),
+        [f"images have values outside [0, 1]: {expected}. Their range is",
+         tf.reduce_min(images), tf.reduce_max(images)])
+  with tf.control_dependencies([range_check]):
+    checked = tf.identity(images)
+  # Static shape only: a runtime tf.ensure_shape would fail during shape
+  # inference, before the checks above could say what was wrong.
+  checked.set_shape([None, height, width])
+  return checked
+
+
+class ServingModule(tf.Module):
+  """The exported functions and configuration of one trained AIR."""
+
+  def __init__(self, model: AIR, z_pres_prior: float):
+    super().__init__(name="air_serving")
+    config = model.config
+    self._model = model
+    self.config_json = tf.Variable(config.to_json(), trainable=False)
+    self.canvas_size = tf.Variable(list(config.canvas_size), trainable=False)
+    self.max_steps = tf.Variable(config.max_steps, trainable=False)
+    self.z_what_size = tf.Variable(config.z_what_size, trainable=False)
+    self.z_pres_prior = tf.Variable(z_pres_prior, trainable=False)
+
+  def _boxes(self, z_where: tf.Tensor, z_pres: tf.Tensor) -> tf.Tensor:
+    """`[B, N, 4]` pixel boxes of present objects, zero rows for absent."""
+    boxes = spatial_transformer.z_where_to_boxes(
+        z_where, self._model.config.canvas_size)
+    return boxes * z_pres[..., tf.newaxis]
+
+  @tf.function(input_signature=[tf.TensorSpec(None, tf.float32,
+                                              name="images")])
+  def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Deterministic inference; see the module docstring."""
+    model = self._model
+    images = _checked_images(images, model.config.canvas_size)
+    posterior = model.inference(images, renderer=model.renderer,
+                                sample=False)
+    z_pres = posterior.z_pres
+    reached = presence_before(z_pres)
+    return {
+        "count": tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32),
+        "z_pres_prob": tf.sigmoid(posterior.z_pres_logits) * reached,
+        "boxes": self._boxes(posterior.z_where, z_pres),
+        "z_what": posterior.z_what * z_pres[..., tf.newaxis],
+        "reconstruction": model.renderer(z_pres, posterior.z_where,
+                                         posterior.z_what),
+    }
+
+  @tf.function(input_signature=[tf.TensorSpec([], tf.int32,
+                                              name="num_samples")])
+  def sample(self, num_samples: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Scenes drawn from the prior; see the module docstring."""
+    tf.debugging.assert_positive(
+        num_samples, message="num_samples must be a positive int32 scalar.")
+    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
+    scene = self._model.generate(num_samples, self.z_pres_prior, seed)
+    return {
+        "images": scene["images"],
+        "count": scene["count"],
+        "boxes": self._boxes(scene["z_where"], scene["z_pres"]),
+    }
+
+
+def export(model: AIR, z_pres_prior: float, export_dir: str) -> None:
+  """Writes the SavedModel of `model` to `export_dir`, replacing it.
+
+  The SavedModel is written next to `export_dir` and moved into place when
+  complete, so `export_dir` never holds half a model.
+  """
+  module = ServingModule(model, z_pres_prior)
+  signatures = {"serving_default": module.infer, "infer": module.infer,
+                "sample": module.sample}
+  export_dir = os.path.abspath(export_dir)
+  partial = export_dir + ".partial"
+  shutil.rmtree(partial, ignore_errors=True)
+  tf.saved_model.save(module, partial, signatures=signatures)
+  if os.path.exists(export_dir):
+    shutil.rmtree(export_dir)
+  os.replace(partial, export_dir)

@@ -1,0 +1,176 @@
+r"""Counts and boxes the objects in image files with an exported AIR.
+
+    python experiments/annotate.py --model=runs/air/export \
+        --input=my_images/,extra.png --output=annotated/
+
+Reads PNG and JPEG files and `.npy` arrays (`[H, W]` or a stack `[K, H, W]`;
+uint8 0-255 or floats in [0, 1]); a folder contributes the files of those
+kinds directly in it. Colour images are turned to grey. An image whose size
+differs from the model's canvas but has the same aspect ratio is resized
+(and the JSON line says from what); any other size is rejected. Writes
+OUTPUT/annotations.jsonl, one line per image (file, index in the file,
+count, boxes of the present objects as (ymin, xmin, ymax, xmax) pixels of
+the canvas, presence probabilities), and OUTPUT/NAME.png with the boxes
+drawn. Exits with status 1 after annotating what it could if any input was
+rejected.
+"""
+
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top
+from air_tf import cli
+from air_tf import visualisation
+
+flags.DEFINE_string("model", None, "SavedModel of experiments/export.py.")
+flags.DEFINE_list("input", None, "Image files, .npy files or folders.")
+flags.DEFINE_string("output", None, "Folder for annotations.jsonl and PNGs.")
+flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.")
+flags.mark_flags_as_required(["model", "input", "output"])
+
+FLAGS = flags.FLAGS
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_SUFFIXES = _IMAGE_SUFFIXES + (".npy",)
+
+
+class RejectedInput(Exception):
+  """An input file that cannot be annotated, and why."""
+
+
+def _input_files(paths: list[str]) -> list[str]:
+  files = []
+  for path in paths:
+    if os.path.isdir(path):
+      files += sorted(os.path.join(path, name) for name in os.listdir(path)
+                      if name.lower().endswith(_SUFFIXES))
+    elif os.path.isfile(path):
+      files.append(path)
+    else:
+      cli.fail(f"--input {path} is neither a file nor a folder.")
+  return files
+
+
+def _read(path: str) -> np.ndarray:
+  """`[K, h, w]` float32 images in [0, 1] from one file."""
+  suffix = os.path.splitext(path)[1].lower()
+  if suffix == ".npy":
+    try:
+      array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+      raise RejectedInput(f"cannot read it as .npy ({error})") from error
+    if array.ndim not in (2, 3) or not array.size:
+      raise RejectedInput(f"holds an array of shape {array.shape}; expected "
+                          f"[H, W] or [K, H, W]")
+    if array.dtype == np.uint8:
+      array = array / 255.0
+    elif not np.issubdtype(array.dtype, np.floating):
+      raise RejectedInput(f"holds {array.dtype}; expected uint8 or floats")
+    elif not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+      raise RejectedInput("holds floats outside [0, 1] (or NaN/Inf)")
+    return np.asarray(array.reshape((-1,) + array.shape[-2:]), np.float32)
+  if suffix not in _IMAGE_SUFFIXES:
+    raise RejectedInput(f"is not one of {', '.join(_SUFFIXES)}")
+  try:
+    image = tf.io.decode_image(tf.io.read_file(path), channels=1,
+                               expand_animations=False)
+  except tf.errors.OpError as error:
+    raise RejectedInput(f"cannot be decoded ({error.message.splitlines()[0]})"
+                        ) from error
+  return image.numpy()[np.newaxis, :, :, 0].astype(np.float32) / 255.0
+
+
+def _fit(images: np.ndarray, canvas_size: tuple[int, int]) -> np.ndarray:
+  """Resizes `[K, h, w]` images to the canvas, keeping the aspect ratio."""
+  height, width = images.shape[1:]
+  if (height, width) == canvas_size:
+    return images
+  if height * canvas_size[1] != width * canvas_size[0]:
+    raise RejectedInput(
+        f"is {height}x{width}, whose aspect ratio differs from the model's "
+        f"{canvas_size[0]}x{canvas_size[1]} canvas")
+  resized = tf.image.resize(images[..., np.newaxis], canvas_size,
+                            method="area", antialias=True)
+  return np.clip(resized.numpy()[..., 0], 0.0, 1.0)
+
+
+def _annotate(model, images: np.ndarray, names, sources, output: str,
+              out_file) -> None:
+  """Runs the model on `[B, H, W]` images and writes their annotations."""
+  result = model.signatures["serving_default"](images=tf.constant(images))
+  counts = result["count"].numpy()
+  boxes = result["boxes"].numpy()
+  probs = result["z_pres_prob"].numpy()
+  present = np.arange(boxes.shape[1])[np.newaxis] < counts[:, np.newaxis]
+  pictures = visualisation.draw_boxes(images, boxes, present)
+  for k, (name, (path, index, original)) in enumerate(zip(names, sources)):
+    line = {"file": path, "index": index, "count": int(counts[k]),
+            "boxes": boxes[k, :counts[k]].round(2).tolist(),
+            "z_pres_prob": probs[k].round(4).tolist()}
+    if original is not None:
+      line["resized_from"] = original
+    out_file.write(json.dumps(line) + "\n")
+    visualisation.write_png(os.path.join(output, name + ".png"), pictures[k])
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.batch_size < 1:
+    cli.fail(f"--batch_size must be >= 1, got {FLAGS.batch_size}.")
+  try:
+    model = tf.saved_model.load(FLAGS.model)
+    canvas_size = tuple(int(v) for v in model.canvas_size.numpy())
+  except (OSError, ValueError, AttributeError, tf.errors.OpError) as error:
+    cli.fail(f"cannot load an exported AIR from --model {FLAGS.model} "
+             f"({str(error).splitlines()[0]}).")
+  files = _input_files(FLAGS.input)
+  if not files:
+    cli.fail(f"no {', '.join(_SUFFIXES)} files in --input {FLAGS.input}.")
+  os.makedirs(FLAGS.output, exist_ok=True)
+
+  rejected, pending, done, started = [], [], 0, time.time()
+
+  def flush(out, size, files_read):
+    nonlocal done
+    batch, pending[:size] = pending[:size], []
+    images, names, sources = zip(*batch)
+    _annotate(model, np.stack(images), names, sources, FLAGS.output, out)
+    done += len(batch)
+    print(f"annotated {done} images from {files_read}/{len(files)} files "
+          f"({done / (time.time() - started):.0f} images/s)", flush=True)
+
+  with open(os.path.join(FLAGS.output, "annotations.jsonl"), "w") as out:
+    for number, path in enumerate(files, 1):
+      try:
+        raw = _read(path)
+        images = _fit(raw, canvas_size)
+      except RejectedInput as reason:
+        rejected.append(path)
+        print(f"skipped {path}: it {reason}", file=sys.stderr, flush=True)
+        continue
+      original = None if raw.shape[1:] == canvas_size else list(raw.shape[1:])
+      stem = os.path.splitext(os.path.basename(path))[0]
+      for index, image in enumerate(images):
+        name = stem if len(images) == 1 else f"{stem}_{index}"
+        pending.append((image, name, (path, index, original)))
+      while len(pending) >= FLAGS.batch_size:
+        flush(out, FLAGS.batch_size, number)
+    if pending:
+      flush(out, len(pending), len(files))
+  print(f"wrote {os.path.join(FLAGS.output, 'annotations.jsonl')}")
+  if rejected:
+    cli.fail(f"{len(rejected)} of {len(files)} input files were rejected "
+             f"(reasons above).")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,98 @@
+r"""Measures training and SavedModel inference throughput.
+
+    python experiments/benchmark.py --export_dir=runs/air/export
+
+Prints one line per figure: the median over `--windows` timing windows,
+after warm-up (tracing) is excluded. Training is timed on the default model
+configuration at `--batch_size`, on multi-MNIST images; inference on the
+SavedModel in `--export_dir` (or, without it, on a freshly initialised
+default model exported to a temporary folder) at each of
+`--inference_batch_sizes`. A benchmark, not a test: it asserts nothing.
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top
+from air_tf import cli
+from air_tf import data
+from air_tf import export
+from air_tf.config import AIRConfig
+from air_tf.model import AIR
+from air_tf.training import TrainConfig, Trainer
+
+flags.DEFINE_list("measure", ["train", "inference"], "What to time.")
+flags.DEFINE_integer("batch_size", 64, "Training batch size.")
+flags.DEFINE_list("inference_batch_sizes", ["1", "256"],
+                  "Batch sizes of the inference timings.")
+flags.DEFINE_string("export_dir", None, "SavedModel of experiments/export.py "
+                    "to time; default: a fresh default model.")
+flags.DEFINE_integer("windows", 5, "Timing windows per figure.")
+flags.DEFINE_float("window_seconds", 4.0, "Least duration of each window.")
+
+FLAGS = flags.FLAGS
+
+
+def _median_rate(run_once, items_per_call: int) -> float:
+  """Median items/second over the timing windows, after one warm-up call."""
+  run_once()
+  rates = []
+  for _ in range(FLAGS.windows):
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < FLAGS.window_seconds or calls < 3:
+      run_once()
+      calls += 1
+    rates.append(calls * items_per_call / (time.perf_counter() - start))
+  return float(np.median(rates))
+
+
+def _images(count: int) -> np.ndarray:
+  _, scenes = data.multi_mnist(num_train=0, num_test=count)
+  return scenes.float_images()
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {argv[1:]}")
+  unknown = set(FLAGS.measure) - {"train", "inference"}
+  if unknown:
+    cli.fail(f"--measure takes train and/or inference, not {sorted(unknown)}.")
+  device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+  if "train" in FLAGS.measure:
+    images = tf.constant(_images(FLAGS.batch_size))
+    trainer = Trainer(AIR(AIRConfig()), TrainConfig(batch_size=FLAGS.batch_size))
+    rate = _median_rate(lambda: trainer.train_step(images)["elbo"].numpy(), 1)
+    print(f"train default config, batch {FLAGS.batch_size}, {device}: "
+          f"{rate:.2f} steps/s")
+  if "inference" in FLAGS.measure:
+    export_dir = FLAGS.export_dir
+    if export_dir is None:
+      model = AIR(AIRConfig())
+      model.generate(1, 0.01, tf.constant([0, 0]))
+      model(tf.zeros([1, *model.config.canvas_size]), 0.01, sample=False)
+      export_dir = os.path.join(tempfile.mkdtemp(), "air")
+      export.export(model, 0.01, export_dir)
+    try:
+      infer = tf.saved_model.load(export_dir).signatures["serving_default"]
+    except (OSError, ValueError) as error:
+      cli.fail(f"cannot load a SavedModel from {export_dir} ({error}).")
+    sizes = [int(size) for size in FLAGS.inference_batch_sizes]
+    pool = _images(max(sizes))
+    for size in sizes:
+      batch = tf.constant(pool[:size])
+      rate = _median_rate(lambda b=batch: infer(images=b)["count"].numpy(),
+                          size)
+      print(f"SavedModel inference, batch {size}, {device}: "
+            f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,51 @@
+r"""Exports the newest checkpoint of a training run as a SavedModel.
+
+    python experiments/export.py --logdir=runs/air --export_dir=runs/air/export
+
+The SavedModel loads with plain TensorFlow (no air_tf):
+
+    model = tf.saved_model.load("runs/air/export")
+    out = model.signatures["serving_default"](images=images)  # [B, 50, 50]
+
+See air_tf/export.py for its signatures.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pylint: disable=g-import-not-at-top
+from air_tf import cli
+from air_tf import export
+from air_tf import logdir as logdir_lib
+from air_tf.training import TrainConfig
+
+flags.DEFINE_string("logdir", None, "Logdir of experiments/train.py.")
+flags.DEFINE_string("export_dir", None, "Where to write the SavedModel "
+                    "(replaced if it exists).")
+flags.DEFINE_float("z_pres_prior", TrainConfig().z_pres_prior_end,
+                   "Prior probability of one more object that the `sample` "
+                   "signature draws scenes with.")
+flags.mark_flags_as_required(["logdir", "export_dir"])
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {argv[1:]}")
+  if not 0 < FLAGS.z_pres_prior < 1:
+    cli.fail(f"--z_pres_prior must be in (0, 1), got {FLAGS.z_pres_prior}.")
+  try:
+    model, step, checkpoint = logdir_lib.restore_model(FLAGS.logdir)
+  except (FileNotFoundError, ValueError) as error:
+    cli.fail(error)
+  export.export(model, FLAGS.z_pres_prior, FLAGS.export_dir)
+  print(f"exported {checkpoint} (step {step}) to {FLAGS.export_dir}")
+
+
+if __name__ == "__main__":
+  app.run(main)

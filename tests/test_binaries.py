@@ -1,0 +1,172 @@
+"""The experiment binaries end to end: faults, resume, export, annotate.
+
+Each test runs the binaries as a user would, in their own processes, with a
+tiny model on a few multi-MNIST images.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TINY_FLAGS = [
+    "--lstm_size=16", "--baseline_lstm_size=8", "--window_size=6",
+    "--z_what_size=4", "--image_encoder_hidden=16", "--encoder_hidden=16",
+    "--decoder_hidden=16", "--baseline_hidden=8", "--batch_size=8",
+    "--num_train_images=64", "--num_eval_images=16", "--eval_every=100000",
+    "--log_every=50", "--checkpoint_every=10", "--learning_rate=1e-3"]
+_STEPS = 300
+
+
+def _command(binary, *flags):
+  return [sys.executable, os.path.join(_ROOT, "experiments", binary), *flags]
+
+
+def _run(binary, *flags, check=True):
+  result = subprocess.run(_command(binary, *flags), capture_output=True,
+                          text=True, timeout=300)
+  if check and result.returncode:
+    raise AssertionError(f"{binary} failed:\n{result.stderr[-3000:]}")
+  return result
+
+
+def _train_flags(logdir, steps=_STEPS):
+  return [f"--logdir={logdir}", f"--num_steps={steps}", *_TINY_FLAGS]
+
+
+def _checkpoint_steps(logdir):
+  folder = os.path.join(logdir, "checkpoints")
+  state = tf.train.get_checkpoint_state(folder)
+  paths = state.all_model_checkpoint_paths if state else []
+  return [int(path.rsplit("-", 1)[1]) for path in paths]
+
+
+def _wait_for_checkpoint(process, logdir):
+  deadline = time.time() + 240
+  while not _checkpoint_steps(logdir):
+    assert process.poll() is None, process.communicate()[1][-3000:]
+    assert time.time() < deadline, "no checkpoint within 4 minutes"
+    time.sleep(0.05)
+
+
+def _parameters(logdir):
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      os.path.join(logdir, "checkpoints")))
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name.startswith("model/") and "OPTIMIZER_SLOT" not in name}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+  logdir = str(tmp_path_factory.mktemp("uninterrupted"))
+  _run("train.py", *_train_flags(logdir))
+  return logdir
+
+
+def test_killed_run_resumes_to_the_same_parameters(uninterrupted, tmp_path):
+  logdir = str(tmp_path)
+  process = subprocess.Popen(_command("train.py", *_train_flags(logdir)),
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+  _wait_for_checkpoint(process, logdir)
+  process.send_signal(signal.SIGKILL)
+  process.communicate()
+  assert process.returncode == -signal.SIGKILL
+  assert max(_checkpoint_steps(logdir)) < _STEPS  # Killed mid-run.
+
+  resumed = _run("train.py", *_train_flags(logdir))
+  assert "Resumed from" in resumed.stderr
+  expected, actual = _parameters(uninterrupted), _parameters(logdir)
+  assert expected.keys() == actual.keys() and expected
+  for name in expected:
+    np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+
+
+def test_sigterm_saves_a_checkpoint_before_exiting(tmp_path):
+  logdir = str(tmp_path)
+  process = subprocess.Popen(
+      _command("train.py", *_train_flags(logdir, steps=10**7)),
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  _wait_for_checkpoint(process, logdir)
+  time.sleep(0.5)
+  process.send_signal(signal.SIGTERM)
+  stdout, _ = process.communicate(timeout=60)
+  assert process.returncode == 128 + signal.SIGTERM
+  line = [l for l in stdout.splitlines() if l.startswith("SIGTERM")][-1]
+  saved_step = int(line.split("saved step ")[1].split()[0])
+  assert max(_checkpoint_steps(logdir)) == saved_step
+
+
+def test_a_logdir_of_another_model_is_one_clear_line(uninterrupted):
+  flags = _train_flags(uninterrupted) + ["--lstm_size=32"]
+  result = _run("train.py", *flags, check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+  assert "lstm_size: 16 there, 32 asked" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("binary, flags", [
+    ("export.py", ["--logdir=/no/such/run", "--export_dir=/tmp/unused"]),
+    ("evaluate.py", ["--logdir=/no/such/run"]),
+])
+def test_a_missing_logdir_is_one_clear_line(binary, flags):
+  result = _run(binary, *flags, check=False)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: /no/such/run has no config.json: not a training logdir of "
+      "experiments/train.py.")
+
+
+def _write_png(path, image):
+  tf.io.write_file(str(path), tf.io.encode_png(image[..., np.newaxis]))
+
+
+def test_export_then_annotate_a_folder(uninterrupted, tmp_path):
+  export_dir = str(tmp_path / "export")
+  _run("export.py", f"--logdir={uninterrupted}", f"--export_dir={export_dir}")
+  inputs = tmp_path / "inputs"
+  inputs.mkdir()
+  rng = np.random.default_rng(0)
+  _write_png(inputs / "a_fits.png", rng.integers(0, 255, (50, 50), np.uint8))
+  _write_png(inputs / "b_large.png",
+             rng.integers(0, 255, (100, 100), np.uint8))
+  _write_png(inputs / "c_wide.png", rng.integers(0, 255, (50, 60), np.uint8))
+  (inputs / "d_corrupt.png").write_bytes(b"\x89PNG not really")
+  np.save(inputs / "e_stack.npy", rng.integers(0, 255, (3, 50, 50),
+                                               np.uint8))
+  np.save(inputs / "f_range.npy", np.full((50, 50), 2.0, np.float32))
+  output = tmp_path / "annotated"
+
+  result = _run("annotate.py", f"--model={export_dir}", f"--input={inputs}",
+                f"--output={output}", "--batch_size=4", check=False)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  assert "skipped " + str(inputs / "c_wide.png") in result.stderr
+  assert "aspect ratio" in result.stderr
+  assert "skipped " + str(inputs / "d_corrupt.png") in result.stderr
+  assert "skipped " + str(inputs / "f_range.npy") in result.stderr
+  assert "3 of 6 input files were rejected" in result.stderr
+  assert "annotated 5 images" in result.stdout
+
+  lines = [json.loads(line) for line in
+           (output / "annotations.jsonl").read_text().splitlines()]
+  assert [(os.path.basename(l["file"]), l["index"]) for l in lines] == [
+      ("a_fits.png", 0), ("b_large.png", 0), ("e_stack.npy", 0),
+      ("e_stack.npy", 1), ("e_stack.npy", 2)]
+  assert lines[1]["resized_from"] == [100, 100]
+  assert "resized_from" not in lines[0]
+  for line in lines:
+    assert len(line["boxes"]) == line["count"]
+    assert len(line["z_pres_prob"]) == 3
+  for name in ("a_fits", "b_large", "e_stack_0", "e_stack_2"):
+    assert (output / f"{name}.png").exists()

@@ -1,0 +1,72 @@
+"""A logdir's configuration and checkpoints, corrupt ones included."""
+
+import dataclasses
+import logging
+import os
+
+import pytest
+import tensorflow as tf
+
+from air_tf import logdir
+from air_tf.config import AIRConfig
+from air_tf.model import AIR
+
+
+def _save_steps(path, steps, config):
+  model = AIR(config)
+  model(tf.zeros([1, *config.canvas_size]), 0.5, sample=False)
+  step = tf.Variable(0, dtype=tf.int64)
+  checkpoint = tf.train.Checkpoint(model=model, step=step)
+  manager = logdir.checkpoint_manager(checkpoint, str(path))
+  for value in steps:
+    step.assign(value)
+    manager.save(checkpoint_number=value)
+  return manager
+
+
+def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
+  logdir.ensure_config(str(tmp_path), tiny_config)
+  _save_steps(tmp_path, [10, 20], tiny_config)
+  model, step, path = logdir.restore_model(str(tmp_path))
+  assert step == 20 and path.endswith("-20")
+  assert model.config == tiny_config
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble"])
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before(
+    tmp_path, tiny_config, damage, caplog):
+  manager = _save_steps(tmp_path, [10, 20], tiny_config)
+  newest = manager.latest_checkpoint
+  data_file = newest + ".data-00000-of-00001"
+  size = os.path.getsize(data_file)
+  if damage == "truncate":
+    with open(data_file, "r+b") as f:
+      f.truncate(size // 2)
+  else:
+    with open(newest + ".index", "r+b") as f:
+      f.write(os.urandom(64))
+  with caplog.at_level(logging.WARNING):
+    assert logdir.latest_checkpoint(str(tmp_path)).endswith("-10")
+  assert "truncated or corrupt" in caplog.text
+
+
+def test_no_intact_checkpoint_is_a_clear_error(tmp_path, tiny_config):
+  logdir.ensure_config(str(tmp_path), tiny_config)
+  assert logdir.latest_checkpoint(str(tmp_path)) is None
+  with pytest.raises(FileNotFoundError, match="No intact checkpoint"):
+    logdir.restore_model(str(tmp_path))
+
+
+def test_logdir_rejects_a_different_model(tmp_path):
+  config = AIRConfig()
+  logdir.ensure_config(str(tmp_path), config)
+  logdir.ensure_config(str(tmp_path), config)  # Same model: fine.
+  assert logdir.load_config(str(tmp_path)) == config
+  with pytest.raises(ValueError, match="z_what_size: 50 there, 10 asked"):
+    logdir.ensure_config(str(tmp_path),
+                         dataclasses.replace(config, z_what_size=10))
+
+
+def test_missing_config_is_reported(tmp_path):
+  with pytest.raises(FileNotFoundError, match="not a training logdir"):
+    logdir.load_config(str(tmp_path))
