@@ -30,6 +30,11 @@ class AIRConfig:
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
     z_where_prior_scale: prior standard deviation of (scale, x, y).
+    z_where_posterior_init_std: roughly the posterior std of (scale, x, y)
+      of a fresh network (it is softplus(output) x this / softplus(0)).
+      Enough spread for step 2 to stumble on the digit step 1 left: with
+      0.05 it never left step 1's digit (docs/RESULTS.md, runs C-G); this
+      is Pyro's starting spread (0.69 x its prior std, in canvas units).
     scale_range: the posterior mean of the zoom factor stays within
       z_where_prior_loc[0] +- scale_range (0: unbounded). It keeps one
       window from swallowing two objects, the local optimum where AIR
@@ -39,8 +44,9 @@ class AIRConfig:
       unbounded). A window pushed off the canvas gets no gradient and its
       step never finds an object again.
     z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor], so that
-      a step switched off early (when its object only spoils the picture)
-      is still tried now and then, and can learn to find objects later.
+      a step switched off early is still tried now and then. Off by
+      default: the logits under the floor still saturate, and with them
+      the gradient (docs/RESULTS.md, runs E-F).
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -58,9 +64,11 @@ class AIRConfig:
   decoder_output_bias: float = -2.0
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.2, 1.0, 1.0)
+  z_where_posterior_init_std: tuple[float, float, float] = (0.139, 0.229,
+                                                           0.229)
   scale_range: float = 1.0
   position_range: float = 1.0
-  z_pres_floor: float = 0.05
+  z_pres_floor: float = 0.0
 
   def __post_init__(self):
     if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
@@ -86,6 +94,9 @@ class AIRConfig:
     if not 0 <= self.z_pres_floor < 0.5:
       raise ValueError(f"z_pres_floor must be in [0, 0.5), got "
                        f"{self.z_pres_floor}.")
+    if min(self.z_where_posterior_init_std) <= 0:
+      raise ValueError(f"z_where_posterior_init_std must be > 0, got "
+                       f"{self.z_where_posterior_init_std}.")
     if min(self.z_where_prior_scale) <= 0:
       raise ValueError(f"z_where_prior_scale must be > 0, got "
                        f"{self.z_where_prior_scale}.")

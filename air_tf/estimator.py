@@ -157,6 +157,29 @@ def learning_signals(log_likelihood: tf.Tensor, kl_where: tf.Tensor,
   return log_likelihood[:, tf.newaxis] - object_kl - later_pres_kl
 
 
+def leave_one_out_means(signals: tf.Tensor,
+                        samples_per_image: int) -> tf.Tensor:
+  """Each sample's centre: the mean signal of the other samples of its image.
+
+  With K samples of the same image, the mean of the other K - 1 learning
+  signals is independent of this sample's draws, so subtracting it keeps
+  the estimator unbiased, and it removes exactly what belongs to the image
+  rather than to the draw (how much ink there is to explain), which no
+  running mean can and a learned baseline only learns slowly.
+
+  Args:
+    signals: `[B * K, N]`, the K samples of each image consecutive.
+    samples_per_image: K >= 2.
+
+  Returns:
+    `[B * K, N]` leave-one-out means.
+  """
+  max_steps = signals.shape[1]
+  grouped = tf.reshape(signals, [-1, samples_per_image, max_steps])
+  others = tf.reduce_sum(grouped, axis=1, keepdims=True) - grouped
+  return tf.reshape(others / (samples_per_image - 1), [-1, max_steps])
+
+
 class Surrogate(NamedTuple):
   """The losses a training step minimises and what to log about them."""
   model_loss: tf.Tensor  # scalar: -(ELBO + REINFORCE surrogate), batch mean.
@@ -168,7 +191,7 @@ class Surrogate(NamedTuple):
 
 def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
                      sampled: tf.Tensor, signals: tf.Tensor,
-                     baseline: tf.Tensor,
+                     centre: tf.Tensor, baseline: tf.Tensor,
                      normalizer: SignalNormalizer) -> Surrogate:
   """Losses whose gradients estimate the ELBO's gradient.
 
@@ -178,14 +201,16 @@ def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
       z_pres_i was not drawn.
     sampled: `[B, N]` 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
     signals: `[B, N]` learning signals (`learning_signals`).
-    baseline: `[B, N]` baseline predictions of signals - normalizer.mean.
-    normalizer: running centring (and scaling) of the signal. The caller
+    centre: subtracted from the signals first: the running mean
+      `normalizer.mean`, `[N]`, or `leave_one_out_means`, `[B, N]`.
+    baseline: `[B, N]` baseline predictions of signals - centre.
+    normalizer: running scale of the signal (when it scales). The caller
       updates it with `residual` once the step is known to be finite.
 
   Returns:
     The `Surrogate` losses.
   """
-  centred = tf.stop_gradient(signals) - normalizer.mean
+  centred = tf.stop_gradient(signals - centre)
   residual = centred - tf.stop_gradient(baseline)
   count = tf.maximum(tf.reduce_sum(sampled), 1.0)
   signal_mean = tf.reduce_sum(residual * sampled) / count

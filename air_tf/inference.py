@@ -12,10 +12,8 @@ from air_tf.renderer import Renderer
 
 tfd = tfp.distributions
 
-# The z_where head starts near the prior mean with a small spread: large
-# initial z_where variance is a known cause of counting collapse.
-_WHERE_HEAD_INIT_STDDEV = 1e-2
-_WHERE_SCALE_OFFSET = -3.0  # softplus(-3) = 0.05: the initial posterior std.
+# softplus(0): a fresh network's raw outputs are near 0.
+_SOFTPLUS_OF_ZERO = 0.6931472
 
 
 class Posterior(NamedTuple):
@@ -73,14 +71,14 @@ class InferenceNetwork(snt.Module):
     self._image_encoder = image_encoder(config.image_encoder_hidden)
     self._lstm = snt.LSTM(config.lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
-        1 + 3 + 3,
-        w_init=snt.initializers.TruncatedNormal(_WHERE_HEAD_INIT_STDDEV),
-        name="pres_where_head")
+        1 + 3 + 3, name="pres_where_head")
     self._glimpse_encoder = snt.nets.MLP(
         list(config.encoder_hidden) + [2 * config.z_what_size],
         activate_final=False, name="glimpse_encoder")
     self._z_where_prior_loc = tf.constant(config.z_where_prior_loc,
                                           tf.float32)
+    self._z_where_std_unit = tf.constant(
+        config.z_where_posterior_init_std, tf.float32) / _SOFTPLUS_OF_ZERO
 
   def _bound_where(self, offset: tf.Tensor) -> tf.Tensor:
     """Squashes a `[B, 3]` offset from the prior mean into the allowed box."""
@@ -145,7 +143,7 @@ class InferenceNetwork(snt.Module):
       head = self._pres_where_head(hidden)
       pres_logits = self._floor_logits(head[:, 0])
       where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
-      where_scale = tf.nn.softplus(head[:, 4:7] + _WHERE_SCALE_OFFSET)
+      where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)

@@ -90,6 +90,9 @@ flags.DEFINE_integer("z_pres_prior_anneal_steps", 0,
                      "Steps over which the prior is annealed.")
 flags.DEFINE_bool("normalize_signal", _DEFAULT_TRAINING.normalize_signal,
                   "Divide the learning signal by its running std.")
+flags.DEFINE_integer("samples_per_image", _DEFAULT_TRAINING.samples_per_image,
+                     "K > 1: infer each image K times and centre each "
+                     "learning signal by the other K - 1 (costs K times).")
 flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
 # Logging.
 flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.")
@@ -129,7 +132,8 @@ def train_config_from_flags() -> TrainConfig:
       baseline_learning_rate=FLAGS.baseline_learning_rate,
       z_pres_prior_start=FLAGS.z_pres_prior, z_pres_prior_end=end,
       z_pres_prior_anneal_steps=FLAGS.z_pres_prior_anneal_steps,
-      normalize_signal=FLAGS.normalize_signal, seed=FLAGS.seed)
+      normalize_signal=FLAGS.normalize_signal,
+      samples_per_image=FLAGS.samples_per_image, seed=FLAGS.seed)
 
 
 def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):
@@ -208,9 +212,11 @@ def main(argv):
       logs = trainer.train_step(images)
       step = int(trainer.step)
       if int(trainer.nonfinite_in_a_row) >= FLAGS.max_nonfinite_in_a_row:
+        kept = (f"the last checkpoint, {manager.latest_checkpoint}, is "
+                f"intact" if manager.latest_checkpoint else
+                "no checkpoint was written")
         cli.fail(f"{int(trainer.nonfinite_in_a_row)} updates in a row had a "
-                 f"NaN/Inf loss or gradient (step {step}); stopping. The "
-                 f"last checkpoint, {manager.latest_checkpoint}, is intact.")
+                 f"NaN/Inf loss or gradient (step {step}); stopping: {kept}.")
       window_steps += 1
       if step % FLAGS.log_every == 0 or step == FLAGS.num_steps:
         steps_per_second = window_steps / (time.time() - window_start)

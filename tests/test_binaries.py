@@ -127,6 +127,25 @@ def test_a_missing_logdir_is_one_clear_line(binary, flags):
       "experiments/train.py.")
 
 
+def test_a_missing_export_is_one_clear_line(tmp_path):
+  result = _run("annotate.py", "--model=/no/such/export",
+                f"--input={tmp_path}", f"--output={tmp_path}", check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "error: cannot load an exported AIR from --model /no/such/export")
+
+
+def test_diverging_training_stops_with_one_line(tmp_path):
+  # Adam steps of 1e30 overflow the parameters: every later loss is NaN.
+  flags = _train_flags(str(tmp_path), steps=1000) + [
+      "--learning_rate=1e30", "--max_nonfinite_in_a_row=5",
+      "--checkpoint_every=1000"]
+  result = _run("train.py", *flags, check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: 5 updates in a row had a NaN/Inf loss")
+
+
 def _write_png(path, image):
   tf.io.write_file(str(path), tf.io.encode_png(image[..., np.newaxis]))
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -6,6 +8,7 @@ from air_tf.inference import InferenceNetwork
 
 def test_posterior_stays_in_its_bounds_however_far_the_head_pushes(
     tiny_config):
+  tiny_config = dataclasses.replace(tiny_config, z_pres_floor=0.05)
   network = InferenceNetwork(tiny_config)
   images = tf.random.stateless_uniform([4, 16, 16], [0, 1])
   network(images, sample=False)  # Creates the variables.
