@@ -92,9 +92,7 @@ def restore_model(logdir: str) -> tuple[AIR, int, str]:
   model = AIR(config)
   step = tf.Variable(0, dtype=tf.int64)
   status = tf.train.Checkpoint(model=model, step=step).restore(path)
-  # Sonnet creates variables on first use; one call builds them all.
-  model(tf.zeros([1, *config.canvas_size]), 0.5, sample=False)
-  model.generate(1, 0.5, tf.constant([0, 0]))
+  model.build()
   status.assert_existing_objects_matched().expect_partial()
   return model, int(step.numpy()), path
 

@@ -99,6 +99,15 @@ class AIR(snt.Module):
                      kl_where, kl_what, kl_pres, sampled, log_q_pres, elbo,
                      log_weight)
 
+  def build(self) -> None:
+    """Creates the variables of the model and inference network now.
+
+    Sonnet creates them on first use; one deterministic pass on a blank
+    image makes them all, e.g. before a checkpoint restore is checked or a
+    SavedModel is written.
+    """
+    self(tf.zeros([1, *self.config.canvas_size]), 0.5, sample=False)
+
   def generate(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: tf.Tensor) -> dict[str, tf.Tensor]:
     """Samples scenes from the prior and renders them.

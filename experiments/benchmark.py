@@ -76,8 +76,7 @@ def main(argv):
     export_dir = FLAGS.export_dir
     if export_dir is None:
       model = AIR(AIRConfig())
-      model.generate(1, 0.01, tf.constant([0, 0]))
-      model(tf.zeros([1, *model.config.canvas_size]), 0.01, sample=False)
+      model.build()
       export_dir = os.path.join(tempfile.mkdtemp(), "air")
       export.export(model, 0.01, export_dir)
     try:

@@ -14,7 +14,7 @@ from air_tf.model import AIR
 
 def _save_steps(path, steps, config):
   model = AIR(config)
-  model(tf.zeros([1, *config.canvas_size]), 0.5, sample=False)
+  model.build()
   step = tf.Variable(0, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(model=model, step=step)
   manager = logdir.checkpoint_manager(checkpoint, str(path))
