@@ -20,6 +20,7 @@ setuptools.setup(
         "dm-sonnet>=2.0.2,<2.1",
         "absl-py>=2.0",
         "tensorboard>=2.20",
+        "matplotlib>=3.8",
         "numpy>=1.26",
     ],
     extras_require={

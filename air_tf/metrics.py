@@ -126,3 +126,36 @@ def first_reaching(records: Sequence[Mapping[str, float]], key: str,
     if record[key] >= threshold:
       return record
   return None
+
+
+def training_minutes(times: Sequence[float],
+                     launches: Sequence[float]) -> list[float]:
+  """Wall-clock minutes of training up to each of `times`.
+
+  A run that was interrupted and resumed has several launches: the time
+  between one launch's last record and the next launch (downtime, and work
+  lost after that record) is left out.
+
+  Args:
+    times: increasing Unix times of the records, such as evaluations.
+    launches: increasing Unix times at which the run was (re)started; the
+      first is at or before the first record.
+
+  Returns:
+    One value per record: time since its launch plus the time from each
+    earlier launch to that launch's last record.
+  """
+  if times and (not launches or launches[0] > times[0]):
+    raise ValueError(f"The first launch ({launches[:1]}) must come at or "
+                     f"before the first record ({times[0]}).")
+  minutes, earlier, launch_index = [], 0.0, 0
+  last_record = launches[0] if launches else 0.0
+  for time in times:
+    while (launch_index + 1 < len(launches) and
+           launches[launch_index + 1] <= time):
+      earlier += last_record - launches[launch_index]
+      launch_index += 1
+      last_record = launches[launch_index]
+    minutes.append((earlier + time - launches[launch_index]) / 60)
+    last_record = time
+  return minutes

@@ -3,13 +3,21 @@ r"""Measures training and SavedModel inference throughput.
     python experiments/benchmark.py --export_dir=runs/air/export
 
 Prints one line per figure: the median over `--windows` timing windows,
-after warm-up (tracing) is excluded. Training is timed on the default model
-configuration at `--batch_size`, on multi-MNIST images; inference on the
-SavedModel in `--export_dir` (or, without it, on a freshly initialised
-default model exported to a temporary folder) at each of
-`--inference_batch_sizes`. A benchmark, not a test: it asserts nothing.
+after warm-up (tracing) is excluded. Training is timed for each of
+`--configs` at `--inferences_per_step` (images x samples per image), on
+multi-MNIST images:
+
+- default: `AIRConfig()` and `TrainConfig()`, 16 images x 4 samples.
+- pyro: the architecture of Pyro's examples/air: the inference LSTM (256)
+  and the baseline's LSTM read the raw image, 200-unit MLPs, a 28x28
+  window, 64 images x 1 sample.
+
+Inference is timed on the SavedModel in `--export_dir` (or, without it, on
+a freshly initialised default model exported to a temporary folder) at each
+of `--inference_batch_sizes`. A benchmark, not a test: it asserts nothing.
 """
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -30,7 +38,11 @@ from air_tf.model import AIR
 from air_tf.training import TrainConfig, Trainer
 
 flags.DEFINE_list("measure", ["train", "inference"], "What to time.")
-flags.DEFINE_integer("batch_size", 64, "Training batch size.")
+flags.DEFINE_list("configs", ["default", "pyro"], "Training configurations "
+                  "to time (see the module docstring).")
+flags.DEFINE_integer("inferences_per_step", 64, "Images x samples per image "
+                     "of a training step.")
+flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA.")
 flags.DEFINE_list("inference_batch_sizes", ["1", "256"],
                   "Batch sizes of the inference timings.")
 flags.DEFINE_string("export_dir", None, "SavedModel of experiments/export.py "
@@ -39,6 +51,12 @@ flags.DEFINE_integer("windows", 5, "Timing windows per figure.")
 flags.DEFINE_float("window_seconds", 4.0, "Least duration of each window.")
 
 FLAGS = flags.FLAGS
+
+_CONFIGS = {
+    "default": (AIRConfig(), TrainConfig()),
+    "pyro": (AIRConfig(window_size=28, image_encoder_hidden=()),
+             TrainConfig(samples_per_image=1)),
+}
 
 
 def _median_rate(run_once, items_per_call: int) -> float:
@@ -65,13 +83,26 @@ def main(argv):
   unknown = set(FLAGS.measure) - {"train", "inference"}
   if unknown:
     cli.fail(f"--measure takes train and/or inference, not {sorted(unknown)}.")
+  unknown = set(FLAGS.configs) - set(_CONFIGS)
+  if unknown:
+    cli.fail(f"--configs takes {sorted(_CONFIGS)}, not {sorted(unknown)}.")
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
-  if "train" in FLAGS.measure:
-    images = tf.constant(_images(FLAGS.batch_size))
-    trainer = Trainer(AIR(AIRConfig()), TrainConfig(batch_size=FLAGS.batch_size))
-    rate = _median_rate(lambda: trainer.train_step(images)["elbo"].numpy(), 1)
-    print(f"train default config, batch {FLAGS.batch_size}, {device}: "
-          f"{rate:.2f} steps/s")
+  compiled = "XLA" if FLAGS.jit_compile else "no XLA"
+  for name in FLAGS.configs if "train" in FLAGS.measure else []:
+    model_config, train_config = _CONFIGS[name]
+    samples = train_config.samples_per_image
+    if FLAGS.inferences_per_step % samples:
+      cli.fail(f"--inferences_per_step must be a multiple of {samples}, the "
+               f"samples per image of {name}.")
+    batch_size = FLAGS.inferences_per_step // samples
+    train_config = dataclasses.replace(train_config, batch_size=batch_size)
+    images = tf.constant(_images(batch_size))
+    trainer = Trainer(AIR(model_config), train_config,
+                      jit_compile=FLAGS.jit_compile)
+    rate = _median_rate(lambda t=trainer, i=images: t.train_step(i)[
+        "elbo"].numpy(), 1)
+    print(f"train {name} config, {batch_size} images x {samples} samples, "
+          f"{device}, {compiled}: {rate:.2f} steps/s")
   if "inference" in FLAGS.measure:
     export_dir = FLAGS.export_dir
     if export_dir is None:

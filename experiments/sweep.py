@@ -69,26 +69,14 @@ def _read_jsonl(path: str) -> list[dict]:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def _with_minutes(records: list[dict], launches: list[float]) -> list[dict]:
-  """Adds "minutes": wall-clock training time up to each record, summed
-  over the launches and leaving out the time between them."""
-  earlier_launches = 0.0
-  for launch, next_launch in zip(launches, launches[1:] + [float("inf")]):
-    last_record = launch
-    for record in records:
-      if launch <= record["time"] < next_launch:
-        record["minutes"] = (earlier_launches + record["time"] - launch) / 60
-        last_record = record["time"]
-    earlier_launches += last_record - launch
-  return records
-
-
 def _summarise(seed: int, logdir: str) -> dict:
   """The seed's curve and final figures."""
   launches = [launch["time"] for launch in
               _read_jsonl(os.path.join(logdir, "launches.jsonl"))]
-  records = _with_minutes(_read_jsonl(os.path.join(logdir, "eval.jsonl")),
-                          launches)
+  records = _read_jsonl(os.path.join(logdir, "eval.jsonl"))
+  for record, minutes in zip(records, metrics.training_minutes(
+      [record["time"] for record in records], launches)):
+    record["minutes"] = minutes
   reached = metrics.first_reaching(records, "count_accuracy",
                                    FLAGS.threshold)
   with open(os.path.join(logdir, "final.json")) as f:

@@ -72,6 +72,9 @@ flags.DEFINE_float("scale_range", _DEFAULT_MODEL.scale_range, "Posterior "
                    "unbounded.")
 flags.DEFINE_float("position_range", _DEFAULT_MODEL.position_range,
                    "Posterior mean of (x, y) within +- this; 0: unbounded.")
+flags.DEFINE_list("z_where_posterior_init_std",
+                  list(map(str, _DEFAULT_MODEL.z_where_posterior_init_std)),
+                  "Starting posterior std of (scale, x, y).")
 flags.DEFINE_float("z_pres_floor", _DEFAULT_MODEL.z_pres_floor, "Keeps "
                    "q(z_pres) within [floor, 1 - floor] so steps keep "
                    "exploring.")
@@ -123,6 +126,8 @@ def model_config_from_flags() -> AIRConfig:
       likelihood=FLAGS.likelihood, likelihood_std=FLAGS.likelihood_std,
       decoder_output_bias=FLAGS.decoder_output_bias,
       scale_range=FLAGS.scale_range, position_range=FLAGS.position_range,
+      z_where_posterior_init_std=tuple(
+          float(std) for std in FLAGS.z_where_posterior_init_std),
       z_pres_floor=FLAGS.z_pres_floor)
 
 

@@ -189,3 +189,29 @@ def test_export_then_annotate_a_folder(uninterrupted, tmp_path):
     assert len(line["z_pres_prob"]) == 3
   for name in ("a_fits", "b_large", "e_stack_0", "e_stack_2"):
     assert (output / f"{name}.png").exists()
+
+
+def test_sweep_trains_evaluates_and_reports_each_seed(tmp_path):
+  root = str(tmp_path / "sweep")
+  tiny = [flag for flag in _TINY_FLAGS
+          if not flag.startswith(("--eval_every", "--checkpoint_every"))]
+  train_flags = ",".join(tiny + ["--num_steps=40", "--eval_every=20",
+                                 "--nojit_compile"])
+  sweep = ["sweep.py", f"--root={root}", "--seeds=3",
+           f"--train_flags={train_flags}", "--eval_images=20",
+           "--iw_images=4", "--threshold=0.0"]
+  _run(*sweep)
+  with open(os.path.join(root, "sweep.json")) as f:
+    (run,) = json.load(f)
+  assert run["seed"] == 3 and run["final"]["step"] == 40
+  assert [record["step"] for record in run["curve"]] == [20, 40]
+  assert 0 < run["curve"][0]["minutes"] < run["curve"][1]["minutes"]
+  assert run["steps_to_threshold"] == 20
+  with open(os.path.join(root, "sweep.md")) as f:
+    report = f.read()
+  assert "| 3 |" in report and "Final count accuracy: mean" in report
+  assert os.path.getsize(os.path.join(root, "curves.png")) > 1000
+  # A finished seed is reported again without training it again.
+  _run(*sweep)
+  with open(os.path.join(root, "seed_3", "launches.jsonl")) as f:
+    assert len(f.readlines()) == 1

@@ -30,3 +30,22 @@ def test_evaluator_figures_are_consistent(tiny_config):
   assert np.isfinite(result.elbo)
   wrong = evaluator(images, (inferred + 1) % 4, 0.3)
   assert wrong.count_accuracy == 0.0
+
+
+def test_first_reaching_returns_the_first_record_at_or_above():
+  records = [{"step": 1, "acc": 0.5}, {"step": 2, "acc": 0.98},
+             {"step": 3, "acc": 0.97}, {"step": 4, "acc": 0.99}]
+  assert metrics.first_reaching(records, "acc", 0.98)["step"] == 2
+  assert metrics.first_reaching(records, "acc", 0.995) is None
+
+
+def test_training_minutes_leave_out_the_time_between_launches():
+  # Launched at 0; records at 60 and 120 s; killed; relaunched at 1000 s;
+  # records at 1030 and 1090 s.
+  minutes = metrics.training_minutes([60, 120, 1030, 1090], [0, 1000])
+  np.testing.assert_allclose(minutes, [1.0, 2.0, 2.5, 3.5])
+  # A launch with no record of its own adds nothing.
+  minutes = metrics.training_minutes([60, 1030], [0, 500, 1000])
+  np.testing.assert_allclose(minutes, [1.0, 1.5])
+  with pytest.raises(ValueError, match="first launch"):
+    metrics.training_minutes([60], [100])

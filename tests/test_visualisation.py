@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -27,3 +29,16 @@ def test_grid_png_round_trip(tmp_path):
   visualisation.write_png(path, grid)
   np.testing.assert_array_equal(tf.io.decode_png(tf.io.read_file(path)),
                                 grid)
+
+
+def test_curves_plot_is_a_png_of_the_figure_size(tmp_path):
+  curves = {"seed 0": [{"step": 1000, "minutes": 1.0, "count_accuracy": 0.7},
+                       {"step": 2000, "minutes": 2.0, "count_accuracy": 0.99}],
+            "seed 1": [{"step": 1000, "minutes": 1.2, "count_accuracy": 0.8}]}
+  path = str(tmp_path / "plots" / "curves.png")
+  visualisation.plot_curves(curves, path, threshold=0.98)
+  picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  assert picture.shape[:2] == (400, 1100)
+  assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
+  assert not any(name.endswith(".partial.png")
+                 for name in os.listdir(tmp_path / "plots"))
