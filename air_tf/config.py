@@ -106,12 +106,17 @@ class AIRConfig:
 
   @classmethod
   def from_json(cls, text: str) -> "AIRConfig":
-    fields: dict[str, Any] = json.loads(text)
-    known = {field.name: field for field in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - set(known))
-    if unknown:
-      raise ValueError(f"Unknown AIRConfig fields {unknown}; expected a "
-                       f"subset of {sorted(known)}.")
-    # JSON has no tuples: restore them so configs compare equal.
-    return cls(**{name: tuple(value) if isinstance(value, list) else value
-                  for name, value in fields.items()})
+    return dataclass_from_json(cls, text)
+
+
+def dataclass_from_json(cls, text: str):
+  """Rebuilds a configuration dataclass `cls` from its `to_json()` text."""
+  fields: dict[str, Any] = json.loads(text)
+  known = sorted(field.name for field in dataclasses.fields(cls))
+  unknown = sorted(set(fields) - set(known))
+  if unknown:
+    raise ValueError(f"Unknown {cls.__name__} fields {unknown}; expected a "
+                     f"subset of {known}.")
+  # JSON has no tuples: restore them so configs compare equal.
+  return cls(**{name: tuple(value) if isinstance(value, list) else value
+                for name, value in fields.items()})

@@ -224,12 +224,24 @@ def shrink(objects: np.ndarray, seed: int, mean: float = 1.3,
 
 def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
                 num_test: int = 10000, seed: int = 0, canvas_size: int = 50,
-                counts: Sequence[int] = (0, 1, 2)) -> tuple[Scenes, Scenes]:
+                counts: Sequence[int] = (0, 1, 2),
+                test_counts: Optional[Sequence[int]] = None
+                ) -> tuple[Scenes, Scenes]:
   """Multi-MNIST: training scenes from MNIST train digits, test from test.
 
   As in Pyro's reproduction of AIR (98.7% count accuracy), each digit is
   first shrunk by a factor ~ Normal(1.3, 0.1), so that its ink (~15 px)
   fits the window that the z_where prior expects (canvas / 3 ~ 17 px).
+
+  Args:
+    mnist_path: see `load_mnist`.
+    num_train: training scenes.
+    num_test: test scenes.
+    seed: makes the result deterministic.
+    canvas_size: side of the square canvas.
+    counts: numbers of digits of the training scenes.
+    test_counts: those of the test scenes (the paper's generalisation
+      tests); default: `counts`.
 
   Returns:
     (train, test) `Scenes`, deterministic given the seed.
@@ -238,7 +250,7 @@ def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
   return (scatter_objects(shrink(train_digits, seed), num_train, seed,
                           canvas_size, counts),
           scatter_objects(shrink(test_digits, seed + 1), num_test, seed + 1,
-                          canvas_size, counts))
+                          canvas_size, test_counts or counts))
 
 
 def _batch_indices(num_examples: int, batch_size: int, seed: int,

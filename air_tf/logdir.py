@@ -1,33 +1,39 @@
-"""A training run's folder: its model configuration and checkpoints."""
+"""A training run's folder: its model and data configurations, checkpoints."""
 
+import dataclasses
 import os
-from typing import Optional
+from typing import Optional, TypeVar
 
 from absl import logging
 import tensorflow as tf
 
 from air_tf.config import AIRConfig
+from air_tf.datasets import DataConfig
 from air_tf.model import AIR
 
 CONFIG_FILE = "config.json"
+DATA_CONFIG_FILE = "data.json"
 CHECKPOINT_FOLDER = "checkpoints"
+_FILES = {AIRConfig: CONFIG_FILE, DataConfig: DATA_CONFIG_FILE}
+RunConfig = TypeVar("RunConfig", AIRConfig, DataConfig)
 
 
-def ensure_config(logdir: str, config: AIRConfig) -> None:
+def ensure_config(logdir: str, config: RunConfig) -> None:
   """Records `config` in a new logdir, or checks it matches the recorded one.
 
   Raises:
-    ValueError: the logdir holds a run of a different model.
+    ValueError: the logdir holds a run with a different `config`.
   """
-  path = os.path.join(logdir, CONFIG_FILE)
+  path = os.path.join(logdir, _FILES[type(config)])
   if tf.io.gfile.exists(path):
-    recorded = load_config(logdir)
+    recorded = load_config(logdir, type(config))
     if recorded != config:
       differences = sorted(
           f"{name}: {getattr(recorded, name)} there, {getattr(config, name)} "
           f"asked" for name in recorded.__dataclass_fields__
           if getattr(recorded, name) != getattr(config, name))
-      raise ValueError(f"{logdir} holds a different model ("
+      what = "model" if isinstance(config, AIRConfig) else "dataset"
+      raise ValueError(f"{logdir} holds a different {what} ("
                        + "; ".join(differences) + "). Use another --logdir "
                        "or the flags it was trained with.")
     return
@@ -36,13 +42,13 @@ def ensure_config(logdir: str, config: AIRConfig) -> None:
   tf.io.gfile.rename(path + ".partial", path, overwrite=True)
 
 
-def load_config(logdir: str) -> AIRConfig:
-  """The model configuration a logdir was trained with."""
-  path = os.path.join(logdir, CONFIG_FILE)
+def load_config(logdir: str, kind: type[RunConfig] = AIRConfig) -> RunConfig:
+  """The model (or, with `kind=DataConfig`, data) configuration of a run."""
+  path = os.path.join(logdir, _FILES[kind])
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f"{logdir} has no {CONFIG_FILE}: not a training "
+    raise FileNotFoundError(f"{logdir} has no {_FILES[kind]}: not a training "
                             f"logdir of experiments/train.py.")
-  return AIRConfig.from_json(tf.io.gfile.GFile(path).read())
+  return kind.from_json(tf.io.gfile.GFile(path).read())
 
 
 def _is_intact(path: str) -> bool:
@@ -72,11 +78,18 @@ def latest_checkpoint(logdir: str) -> Optional[str]:
   return None
 
 
-def restore_model(logdir: str) -> tuple[AIR, int, str]:
+def restore_model(logdir: str, max_steps: Optional[int] = None
+                  ) -> tuple[AIR, int, str]:
   """The model of the newest intact checkpoint of a logdir.
 
   Only the model (and the step) are read: optimiser and baseline state are
   left in the file.
+
+  Args:
+    logdir: a logdir of experiments/train.py.
+    max_steps: run inference for this many steps instead of the trained
+      number (no weight depends on it), as the paper's generalisation tests
+      do.
 
   Returns:
     (model, training step, checkpoint path).
@@ -86,6 +99,8 @@ def restore_model(logdir: str) -> tuple[AIR, int, str]:
       checkpoint.
   """
   config = load_config(logdir)
+  if max_steps is not None:
+    config = dataclasses.replace(config, max_steps=max_steps)
   path = latest_checkpoint(logdir)
   if path is None:
     raise FileNotFoundError(f"No intact checkpoint in {logdir}.")

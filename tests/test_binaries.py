@@ -215,3 +215,24 @@ def test_sweep_trains_evaluates_and_reports_each_seed(tmp_path):
   _run(*sweep)
   with open(os.path.join(root, "seed_3", "launches.jsonl")) as f:
     assert len(f.readlines()) == 1
+
+
+def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
+  logdir = str(tmp_path)
+  flags = [f"--logdir={logdir}", "--num_steps=10", "--dataset=sprites",
+           "--nojit_compile", *_TINY_FLAGS]
+  _run("train.py", *flags)
+  result = _run("evaluate.py", f"--logdir={logdir}", "--test_counts=4",
+                "--max_steps=5", "--num_images=8", "--iw_samples=0",
+                f"--json={tmp_path / 'eval.json'}")
+  with open(tmp_path / "eval.json") as f:
+    evaluation = json.load(f)
+  confusion = np.array(evaluation["confusion"])
+  assert confusion.shape == (6, 6)  # Counts 0..5 with 5 steps.
+  np.testing.assert_array_equal(confusion.sum(axis=1), [0, 0, 0, 0, 8, 0])
+  assert "count accuracy" in result.stdout
+  # Resuming with another dataset is refused in one line.
+  result = _run("train.py", *flags, "--dataset=multi_mnist", check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      "error:") and "different dataset" in result.stderr

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from air_tf import logdir
 from air_tf.config import AIRConfig
+from air_tf.datasets import DataConfig
 from air_tf.model import AIR
 
 
@@ -30,6 +31,11 @@ def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
   model, step, path = logdir.restore_model(str(tmp_path))
   assert step == 20 and path.endswith("-20")
   assert model.config == tiny_config
+  # More inference steps than trained: the same weights, a longer loop.
+  longer, _, _ = logdir.restore_model(str(tmp_path), max_steps=5)
+  assert longer.config.max_steps == 5
+  for trained, reused in zip(model.variables, longer.variables):
+    tf.debugging.assert_equal(trained, reused)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble"])
@@ -65,6 +71,16 @@ def test_logdir_rejects_a_different_model(tmp_path):
   with pytest.raises(ValueError, match="z_what_size: 50 there, 10 asked"):
     logdir.ensure_config(str(tmp_path),
                          dataclasses.replace(config, z_what_size=10))
+
+
+def test_logdir_rejects_a_different_dataset(tmp_path):
+  data = DataConfig(name="sprites", counts=(0, 1))
+  logdir.ensure_config(str(tmp_path), data)
+  logdir.ensure_config(str(tmp_path), data)
+  assert logdir.load_config(str(tmp_path), DataConfig) == data
+  with pytest.raises(ValueError, match="different dataset.*name: sprites "
+                     "there, multi_mnist asked"):
+    logdir.ensure_config(str(tmp_path), DataConfig())
 
 
 def test_missing_config_is_reported(tmp_path):

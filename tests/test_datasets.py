@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from air_tf import datasets
+from air_tf.datasets import DataConfig
+
+
+def test_config_round_trips_through_json():
+  config = DataConfig(name="omniglot", counts=(1, 2), test_counts=(3,),
+                      seed=4, omniglot_dir="/data/omniglot")
+  assert DataConfig.from_json(config.to_json()) == config
+
+
+def test_counts_default_per_dataset():
+  assert DataConfig().train_counts == (0, 1, 2)
+  assert DataConfig(name="sprites").train_counts == (0, 1, 2, 3)
+  assert DataConfig(counts=(0, 2)).held_out_counts == (0, 2)
+  assert DataConfig(counts=(0, 2), test_counts=(1,)).held_out_counts == (1,)
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"name": "cifar"}, "Unknown dataset 'cifar'"),
+    ({"name": "omniglot"}, "needs --omniglot_dir"),
+    ({"counts": (-1, 2)}, "counts must be non-negative"),
+    ({"test_counts": ()}, "test_counts must be non-negative"),
+])
+def test_bad_configs_say_what_was_expected(fields, message):
+  with pytest.raises(ValueError, match=message):
+    DataConfig(**fields)
+
+
+def test_unknown_json_fields_are_rejected():
+  with pytest.raises(ValueError, match="Unknown DataConfig fields"):
+    DataConfig.from_json('{"name": "sprites", "colour": true}')
+
+
+def test_held_out_scenes_can_have_other_counts(tmp_path):
+  digits = np.zeros([30, 28, 28], np.uint8)
+  digits[:, 8:20, 10:18] = 255
+  mnist = str(tmp_path / "mnist.npz")
+  np.savez(mnist, x_train=digits, x_test=digits)
+  train, test = datasets.make_scenes(
+      DataConfig(counts=(0, 2), test_counts=(1,), mnist_path=mnist),
+      num_train=40, num_test=10, canvas_size=50)
+  assert set(np.unique(train.counts)) == {0, 2}
+  np.testing.assert_array_equal(test.counts, 1)
+  train, test = datasets.make_scenes(DataConfig(name="sprites", seed=2), 50,
+                                     20, canvas_size=40)
+  assert train.images.shape == (50, 40, 40) and len(test) == 20
+  assert train.counts.max() == 3
