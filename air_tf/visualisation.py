@@ -111,6 +111,40 @@ def plot_curves(curves: Mapping[str, Sequence[Mapping[str, float]]],
   axes[0].set_ylabel(key.replace("_", " "))
   axes[1].legend(loc="lower right")
   figure.tight_layout()
+  _save_figure(figure, pyplot, path)
+
+
+def plot_label_efficiency(results: Mapping[str, Mapping[str, Sequence[float]]],
+                          label_counts: Mapping[str, Sequence[int]],
+                          path: str) -> None:
+  """Test accuracy against labelled training examples, one panel per task.
+
+  Args:
+    results: task -> method -> one accuracy per entry of its `label_counts`.
+    label_counts: task -> the numbers of labelled examples (log axis).
+    path: the PNG to write (whole or not at all).
+  """
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+
+  figure, axes = pyplot.subplots(1, len(results), figsize=(5.5 * len(results),
+                                                           4), squeeze=False)
+  for axis, (task, methods) in zip(axes[0], results.items()):
+    for method, accuracies in methods.items():
+      axis.plot(label_counts[task], accuracies, marker="o", label=method)
+    axis.set_xscale("log")
+    axis.set_xlabel("labelled training scenes")
+    axis.set_ylabel("test accuracy")
+    axis.set_title(task)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right")
+  figure.tight_layout()
+  _save_figure(figure, pyplot, path)
+
+
+def _save_figure(figure, pyplot, path: str) -> None:
+  """Writes a matplotlib figure to a PNG that appears whole or not."""
   folder = os.path.dirname(path)
   if folder:
     os.makedirs(folder, exist_ok=True)

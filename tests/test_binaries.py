@@ -236,3 +236,20 @@ def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(
       "error:") and "different dataset" in result.stderr
+
+
+def test_downstream_tasks_on_a_trained_run(uninterrupted, tmp_path):
+  output_dir = str(tmp_path / "downstream")
+  result = _run("downstream.py", f"--logdir={uninterrupted}",
+                f"--output_dir={output_dir}", "--num_train=60",
+                "--num_test=30", "--label_counts=10,40", "--steps=5")
+  with open(os.path.join(output_dir, "downstream.json")) as f:
+    report = json.load(f)
+  assert report["label_counts"]["sum"] == [10, 40]
+  # Only about a third of the 60 scenes hold two digits.
+  assert report["label_counts"]["ascending"][-1] < 40
+  for task in ("sum", "ascending"):
+    for accuracies in report["results"][task].values():
+      assert all(0 <= accuracy <= 1 for accuracy in accuracies)
+  assert os.path.getsize(os.path.join(output_dir, "downstream.png")) > 1000
+  assert "CNN on pixels" in result.stdout

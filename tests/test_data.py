@@ -32,6 +32,26 @@ def test_counts_and_boxes_match_the_images():
   np.testing.assert_allclose(frequencies, [1 / 3] * 3, atol=0.08)
 
 
+def test_labels_follow_their_objects():
+  objects = np.zeros([6, 8, 8], np.uint8)
+  for k in range(6):
+    objects[k, 2:6, 1:6] = 100 + k  # The ink's value tells the object.
+  labels = np.array([7, 3, 9, 0, 5, 1], np.int32)
+  scenes = data.scatter_objects(objects, 100, seed=2, canvas_size=24,
+                                labels=labels)
+  for image, count, boxes, scene_labels in zip(
+      scenes.images, scenes.counts, scenes.boxes, scenes.labels):
+    for (ymin, xmin, _, _), label in zip(boxes[:count].astype(int),
+                                         scene_labels[:count]):
+      assert label == labels[image[ymin, xmin] - 100]
+    np.testing.assert_array_equal(scene_labels[count:], -1)
+  unlabelled = data.scatter_objects(objects, 100, seed=2, canvas_size=24)
+  np.testing.assert_array_equal(unlabelled.labels, -1)
+  np.testing.assert_array_equal(unlabelled.images, scenes.images)
+  with pytest.raises(ValueError, match="6 objects but 2 labels"):
+    data.scatter_objects(objects, 1, seed=0, labels=labels[:2])
+
+
 def test_scenes_are_deterministic_given_the_seed():
   a = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
   b = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
@@ -64,27 +84,41 @@ def test_objects_that_cannot_be_kept_apart_are_rejected():
 
 def test_real_mnist_is_there_offline():
   train, test = data.load_mnist()
-  assert train.shape == (60000, 28, 28) and test.shape == (10000, 28, 28)
-  assert train.dtype == np.uint8 and train.max() > 250
+  assert train.images.shape == (60000, 28, 28)
+  assert test.images.shape == (10000, 28, 28)
+  assert train.images.dtype == np.uint8 and train.images.max() > 250
+  np.testing.assert_array_equal(np.unique(test.labels), np.arange(10))
+  assert 900 < np.sum(test.labels == 0) < 1100
 
 
-def _write_idx(path, images):
-  header = np.array([2051, len(images), 28, 28], ">i4").tobytes()
+def _write_idx(path, array):
+  magic = 2051 if array.ndim == 3 else 2049
+  header = np.array([magic, *array.shape], ">i4").tobytes()
   with gzip.open(path, "wb") as f:
-    f.write(header + images.tobytes())
+    f.write(header + array.tobytes())
 
 
 def test_user_idx_folder_and_npz_load_the_same(tmp_path):
   rng = np.random.default_rng(0)
   train = rng.integers(0, 256, [5, 28, 28], dtype=np.uint8)
   test = rng.integers(0, 256, [3, 28, 28], dtype=np.uint8)
+  train_labels = rng.integers(0, 10, [5], dtype=np.uint8)
+  test_labels = rng.integers(0, 10, [3], dtype=np.uint8)
   _write_idx(tmp_path / "train-images-idx3-ubyte.gz", train)
   _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", test)
-  np.savez(tmp_path / "mnist.npz", x_train=train, x_test=test)
+  _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", train_labels)
+  _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", test_labels)
+  np.savez(tmp_path / "mnist.npz", x_train=train, x_test=test,
+           y_train=train_labels, y_test=test_labels)
   for path in (str(tmp_path), str(tmp_path / "mnist.npz")):
     loaded_train, loaded_test = data.load_mnist(path)
-    np.testing.assert_array_equal(loaded_train, train)
-    np.testing.assert_array_equal(loaded_test, test)
+    np.testing.assert_array_equal(loaded_train.images, train)
+    np.testing.assert_array_equal(loaded_test.images, test)
+    np.testing.assert_array_equal(loaded_train.labels, train_labels)
+    np.testing.assert_array_equal(loaded_test.labels, test_labels)
+  # Without label files the classes are unknown (-1), not an error.
+  os.remove(tmp_path / "train-labels-idx1-ubyte.gz")
+  np.testing.assert_array_equal(data.load_mnist(str(tmp_path))[0].labels, -1)
 
 
 def test_bad_mnist_paths_say_what_was_expected(tmp_path):

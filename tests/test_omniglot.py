@@ -28,8 +28,8 @@ def _omniglot_folder(root, splits=("images_background", "images_evaluation")):
 
 def test_drawings_load_as_white_ink_on_black(tmp_path):
   root = _omniglot_folder(str(tmp_path), splits=("images_background",))
-  drawings, characters = omniglot.load_characters(
-      os.path.join(root, "images_background"))
+  loaded = omniglot.load_characters(os.path.join(root, "images_background"))
+  drawings, characters = loaded.images, loaded.labels
   assert drawings.shape == (12, 28, 28) and drawings.dtype == np.uint8
   np.testing.assert_array_equal(np.bincount(characters), [3, 3, 3, 3])
   # The stroke (black on paper) becomes bright ink; the paper dark.
@@ -40,14 +40,14 @@ def test_drawings_load_as_white_ink_on_black(tmp_path):
 def test_standard_folders_split_background_and_evaluation(tmp_path):
   root = _omniglot_folder(str(tmp_path))
   train, test = omniglot.load_omniglot(root)
-  assert len(train) == 12 and len(test) == 12
+  assert len(train.images) == 12 and len(test.images) == 12
 
 
 def test_a_plain_folder_holds_out_a_fraction(tmp_path):
   root = _omniglot_folder(str(tmp_path), splits=("mine",))
   train, test = omniglot.load_omniglot(os.path.join(root, "mine"),
                                        test_fraction=0.25)
-  assert len(train) == 9 and len(test) == 3
+  assert len(train.images) == 9 and len(test.labels) == 3
 
 
 def test_multi_omniglot_scenes(tmp_path):
@@ -57,6 +57,7 @@ def test_multi_omniglot_scenes(tmp_path):
   assert train.images.shape == (20, 50, 50)
   assert set(np.unique(train.counts)) <= {1, 2}
   np.testing.assert_array_equal(test.counts, 3)
+  assert ((test.labels >= 0) & (test.labels < 4)).all()
   assert (train.images.reshape(20, -1).max(axis=1) > 100).all()
 
 

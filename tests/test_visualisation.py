@@ -42,3 +42,13 @@ def test_curves_plot_is_a_png_of_the_figure_size(tmp_path):
   assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
   assert not any(name.endswith(".partial.png")
                  for name in os.listdir(tmp_path / "plots"))
+
+
+def test_label_efficiency_plot_has_one_panel_per_task(tmp_path):
+  results = {"sum": {"AIR": [0.2, 0.9], "CNN": [0.1, 0.5]},
+             "ascending": {"AIR": [0.6, 0.95], "CNN": [0.5, 0.7]}}
+  path = str(tmp_path / "downstream.png")
+  visualisation.plot_label_efficiency(
+      results, {"sum": [10, 1000], "ascending": [10, 300]}, path)
+  picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  assert picture.shape[:2] == (400, 1100)
