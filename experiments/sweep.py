@@ -82,7 +82,10 @@ def _summarise(seed: int, logdir: str) -> dict:
   with open(os.path.join(logdir, "final.json")) as f:
     final = json.load(f)
   return {"seed": seed, "curve": records, "final": final,
-          "launches": len(launches),
+          # Launches that trained (a launch that found the run finished
+          # and only evaluated it adds no record).
+          "launches": len({sum(launch <= record["time"] for launch in launches)
+                           for record in records}),
           "steps_to_threshold": reached["step"] if reached else None,
           "minutes_to_threshold": reached["minutes"] if reached else None}
 
