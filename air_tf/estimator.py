@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from air_tf.config import AIRConfig
 from air_tf.inference import image_encoder
+from air_tf.recurrent import ContextLSTM
 
 
 class Baseline(snt.Module):
@@ -38,7 +39,7 @@ class Baseline(snt.Module):
     height, width = config.canvas_size
     self._num_pixels = height * width
     self._image_encoder = image_encoder(config.image_encoder_hidden)
-    self._lstm = snt.LSTM(config.baseline_lstm_size, name="lstm")
+    self._lstm = ContextLSTM(config.baseline_lstm_size, name="lstm")
     self._head = snt.nets.MLP(list(config.baseline_hidden) + [1],
                               activate_final=False, name="head")
 
@@ -64,11 +65,12 @@ class Baseline(snt.Module):
     # Step i reads step i - 1's latents; step 0 reads "present, at 0".
     first = tf.one_hot(tf.zeros([batch_size], tf.int32), earlier.shape[2])
     earlier = tf.concat([first[:, tf.newaxis], earlier[:, :-1]], axis=1)
+    image_gates = self._lstm.project_context(image_features,
+                                             earlier.shape[2])
     state = self._lstm.initial_state(batch_size)
     baselines = []
     for i in range(max_steps):
-      output, state = self._lstm(
-          tf.concat([image_features, earlier[:, i]], axis=1), state)
+      output, state = self._lstm.step(image_gates, earlier[:, i], state)
       baselines.append(self._head(output)[:, 0])
     return tf.stack(baselines, axis=1)
 

@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 
 from air_tf import spatial_transformer
 from air_tf.config import AIRConfig
+from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
 
 tfd = tfp.distributions
@@ -69,7 +70,7 @@ class InferenceNetwork(snt.Module):
     height, width = config.canvas_size
     self._num_pixels = height * width
     self._image_encoder = image_encoder(config.image_encoder_hidden)
-    self._lstm = snt.LSTM(config.lstm_size, name="lstm")
+    self._lstm = ContextLSTM(config.lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
     self._glimpse_encoder = snt.nets.MLP(
@@ -129,16 +130,20 @@ class InferenceNetwork(snt.Module):
         z_pres=zeros(), z_pres_logits=zeros(), z_where=zeros(3),
         z_where_loc=zeros(3), z_where_scale=zeros(3) + 1.0, z_what=zeros(d),
         z_what_loc=zeros(d), z_what_scale=zeros(d) + 1.0)
-    image_features = None if config.dair else self._embed(images)
+    latents_size = 3 + d + 1
+    # Without DAIR every step sees the same image: project it once.
+    image_gates = None if config.dair else self._lstm.project_context(
+        self._embed(images), latents_size)
 
     def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
       if config.dair:
-        features = self._embed(images - canvas)
+        gates = self._lstm.project_context(self._embed(images - canvas),
+                                           latents_size)
       else:
-        features = image_features
-      lstm_input = tf.concat(
-          [features, prev_where, prev_what, prev_pres[:, tf.newaxis]], axis=1)
-      hidden, state = self._lstm(lstm_input, state)
+        gates = image_gates
+      latents = tf.concat([prev_where, prev_what, prev_pres[:, tf.newaxis]],
+                          axis=1)
+      hidden, state = self._lstm.step(gates, latents, state)
 
       head = self._pres_where_head(hidden)
       pres_logits = self._floor_logits(head[:, 0])
