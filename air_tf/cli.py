@@ -1,5 +1,7 @@
-"""What the experiment binaries share: failing with one clear line."""
+"""What the experiment binaries share: failing with one clear line, and
+running one another."""
 
+import subprocess
 import sys
 from typing import NoReturn
 
@@ -12,3 +14,11 @@ def fail(message: object) -> NoReturn:
   """
   print(f"error: {message}", file=sys.stderr, flush=True)
   sys.exit(1)
+
+
+def run_binary(path: str, *flags: str, on_failure: str) -> None:
+  """Runs the Python binary at `path` with this interpreter, its output
+  passed through; `fail(on_failure)` if it exits with an error."""
+  command = [sys.executable, path, *flags]
+  if subprocess.run(command, check=False).returncode:
+    fail(f"{' '.join(command)} failed; {on_failure}")

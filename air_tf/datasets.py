@@ -20,8 +20,9 @@ class DataConfig:
 
   Attributes:
     name: one of `DATASETS`.
-    counts: numbers of objects of the training scenes; None: the dataset's
-      own (0-2, or 0-3 for sprites).
+    counts: numbers of objects of the training scenes; None stands for the
+      dataset's own (0-2, or 0-3 for sprites) and is replaced by them, so
+      that a run recorded either way compares equal.
     test_counts: those of the held-out scenes; None: `counts`.
     seed: seed of the scene generator.
     mnist_path: MNIST files for multi_mnist (see `data.load_mnist`).
@@ -41,18 +42,16 @@ class DataConfig:
     if self.name == "omniglot" and not self.omniglot_dir:
       raise ValueError("The omniglot dataset needs --omniglot_dir: Omniglot "
                        "is user-provided (see README).")
+    # Frozen: the defaults are filled in through object.__setattr__.
+    if self.counts is None:
+      object.__setattr__(self, "counts", _DEFAULT_COUNTS[self.name])
+    if self.test_counts is None:
+      object.__setattr__(self, "test_counts", self.counts)
     for name in ("counts", "test_counts"):
-      value = getattr(self, name)
-      if value is not None and (not value or min(value) < 0):
+      value = tuple(getattr(self, name))
+      if not value or min(value) < 0:
         raise ValueError(f"{name} must be non-negative numbers, got {value}.")
-
-  @property
-  def train_counts(self) -> tuple[int, ...]:
-    return self.counts or _DEFAULT_COUNTS[self.name]
-
-  @property
-  def held_out_counts(self) -> tuple[int, ...]:
-    return self.test_counts or self.train_counts
+      object.__setattr__(self, name, value)
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -68,13 +67,13 @@ def make_scenes(config: DataConfig, num_train: int, num_test: int,
   from objects that no training scene uses (for sprites: other draws)."""
   if config.name == "multi_mnist":
     return data.multi_mnist(config.mnist_path, num_train, num_test,
-                            config.seed, canvas_size, config.train_counts,
-                            config.held_out_counts)
+                            config.seed, canvas_size, config.counts,
+                            config.test_counts)
   if config.name == "omniglot":
     return omniglot.multi_omniglot(config.omniglot_dir, num_train, num_test,
                                    config.seed, canvas_size,
-                                   config.train_counts, config.held_out_counts)
+                                   config.counts, config.test_counts)
   return (sprites.multi_sprites(num_train, config.seed, canvas_size,
-                                config.train_counts),
+                                config.counts),
           sprites.multi_sprites(num_test, config.seed + 1, canvas_size,
-                                config.held_out_counts))
+                                config.test_counts))

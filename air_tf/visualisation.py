@@ -90,12 +90,7 @@ def plot_curves(curves: Mapping[str, Sequence[Mapping[str, float]]],
     key: the figure on the y axis.
     threshold: draws a dashed horizontal line at this value.
   """
-  # Imported here so that the model library does not need a display
-  # backend (or matplotlib's import time) unless a plot is drawn.
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-
+  pyplot = _pyplot()
   figure, axes = pyplot.subplots(1, 2, figsize=(11, 4), sharey=True)
   for name, records in curves.items():
     values = [record[key] for record in records]
@@ -124,10 +119,7 @@ def plot_label_efficiency(results: Mapping[str, Mapping[str, Sequence[float]]],
     label_counts: task -> the numbers of labelled examples (log axis).
     path: the PNG to write (whole or not at all).
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
-
+  pyplot = _pyplot()
   figure, axes = pyplot.subplots(1, len(results), figsize=(5.5 * len(results),
                                                            4), squeeze=False)
   for axis, (task, methods) in zip(axes[0], results.items()):
@@ -141,6 +133,47 @@ def plot_label_efficiency(results: Mapping[str, Mapping[str, Sequence[float]]],
     axis.legend(loc="lower right")
   figure.tight_layout()
   _save_figure(figure, pyplot, path)
+
+
+def plot_accuracy_bars(accuracies: Mapping[str, Mapping[str, float]],
+                       path: str) -> None:
+  """Grouped bars: one group per test, one bar per model, labelled.
+
+  Args:
+    accuracies: test name -> model name -> accuracy in [0, 1].
+    path: the PNG to write (whole or not at all).
+  """
+  pyplot = _pyplot()
+  models = list(dict.fromkeys(model for by_model in accuracies.values()
+                              for model in by_model))
+  width = 0.8 / len(models)
+  figure, axis = pyplot.subplots(figsize=(2.2 + 2.2 * len(accuracies), 4))
+  for index, model in enumerate(models):
+    positions = [group + (index - (len(models) - 1) / 2) * width
+                 for group in range(len(accuracies))]
+    values = [by_model.get(model, float("nan"))
+              for by_model in accuracies.values()]
+    bars = axis.bar(positions, values, width, label=model)
+    axis.bar_label(bars, labels=[f"{value:.0%}" for value in values])
+  axis.set_xticks(range(len(accuracies)), list(accuracies))
+  axis.set_ylim(0, 1.1)
+  axis.set_ylabel("count accuracy")
+  axis.grid(alpha=0.3, axis="y")
+  axis.legend(loc="upper right")
+  figure.tight_layout()
+  _save_figure(figure, pyplot, path)
+
+
+def _pyplot():
+  """matplotlib's pyplot on the file-only Agg backend.
+
+  Imported on first use so that the model library needs no display (nor
+  matplotlib's import time) unless a plot is drawn.
+  """
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  return pyplot
 
 
 def _save_figure(figure, pyplot, path: str) -> None:

@@ -18,7 +18,6 @@ them and the work lost after each launch's last evaluation.
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -47,11 +46,8 @@ _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
 
 
 def _run(binary: str, *args: str) -> None:
-  """Runs a sibling binary, its output passed through; fails the sweep if
-  it fails."""
-  command = [sys.executable, os.path.join(_EXPERIMENTS, binary), *args]
-  if subprocess.run(command, check=False).returncode:
-    cli.fail(f"{' '.join(command)} failed; run the sweep again to resume.")
+  cli.run_binary(os.path.join(_EXPERIMENTS, binary), *args,
+                 on_failure="run the sweep again to resume.")
 
 
 def _train(seed: int, logdir: str) -> None:

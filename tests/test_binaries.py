@@ -217,6 +217,38 @@ def test_sweep_trains_evaluates_and_reports_each_seed(tmp_path):
     assert len(f.readlines()) == 1
 
 
+def test_generalisation_counts_numbers_unseen_in_training(tmp_path):
+  root = tmp_path / "generalisation"
+  train_flags = ",".join(_TINY_FLAGS + ["--num_steps=10", "--nojit_compile"])
+  command = ["generalisation.py", f"--root={root}", "--models=dair",
+             f"--train_flags={train_flags}", "--eval_images=12"]
+  _run(*command)
+  with open(root / "generalisation.json") as f:
+    runs = json.load(f)
+  assert [(run["test"], run["trained_on"], run["tested_on"], run["max_steps"])
+          for run in runs] == [("extrapolation", [0, 1, 2], [3], 4),
+                               ("interpolation", [0, 1, 3], [2], 3)]
+  for run in runs:
+    confusion = np.array(run["confusion"])
+    assert confusion.shape == (run["max_steps"] + 1,) * 2
+    expected_rows = np.zeros(run["max_steps"] + 1)
+    expected_rows[run["tested_on"][0]] = 12
+    np.testing.assert_array_equal(confusion.sum(axis=1), expected_rows)
+    with open(os.path.join(run["logdir"], "config.json")) as f:
+      assert json.load(f)["dair"] is True
+    with open(os.path.join(run["logdir"], "data.json")) as f:
+      assert json.load(f)["counts"] == run["trained_on"]
+  assert "| interpolation | 0-1-3 | 2 | 3 | DAIR | 0 |" in (
+      root / "generalisation.md").read_text()
+  assert (root / "generalisation.png").stat().st_size > 1000
+  # Done runs are neither trained nor evaluated again.
+  results = [os.path.join(run["logdir"], run["test"] + ".json")
+             for run in runs]
+  written = [os.path.getmtime(path) for path in results]
+  _run(*command)
+  assert [os.path.getmtime(path) for path in results] == written
+
+
 def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
   logdir = str(tmp_path)
   flags = [f"--logdir={logdir}", "--num_steps=10", "--dataset=sprites",

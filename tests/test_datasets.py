@@ -12,10 +12,15 @@ def test_config_round_trips_through_json():
 
 
 def test_counts_default_per_dataset():
-  assert DataConfig().train_counts == (0, 1, 2)
-  assert DataConfig(name="sprites").train_counts == (0, 1, 2, 3)
-  assert DataConfig(counts=(0, 2)).held_out_counts == (0, 2)
-  assert DataConfig(counts=(0, 2), test_counts=(1,)).held_out_counts == (1,)
+  assert DataConfig().counts == (0, 1, 2)
+  assert DataConfig(name="sprites").counts == (0, 1, 2, 3)
+  assert DataConfig(counts=(0, 2)).test_counts == (0, 2)
+  assert DataConfig(counts=(0, 2), test_counts=(1,)).test_counts == (1,)
+  # Defaults written out and left out are the same configuration, so a
+  # run resumes either way.
+  assert DataConfig(counts=(0, 1, 2), test_counts=(0, 1, 2)) == DataConfig()
+  assert DataConfig.from_json(DataConfig(counts=(0, 2)).to_json()) == (
+      DataConfig(counts=[0, 2]))
 
 
 @pytest.mark.parametrize("fields,message", [
