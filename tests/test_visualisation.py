@@ -52,3 +52,13 @@ def test_label_efficiency_plot_has_one_panel_per_task(tmp_path):
       results, {"sum": [10, 1000], "ascending": [10, 300]}, path)
   picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
   assert picture.shape[:2] == (400, 1100)
+
+
+def test_accuracy_bars_widen_with_the_number_of_tests(tmp_path):
+  path = str(tmp_path / "bars.png")
+  visualisation.plot_accuracy_bars(
+      {"extrapolation": {"AIR": 0.3, "DAIR": 0.8},
+       "interpolation": {"AIR": 0.6}}, path)  # A missing bar is allowed.
+  picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  assert picture.shape[:2] == (400, 660)
+  assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
