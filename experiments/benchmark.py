@@ -11,6 +11,9 @@ multi-MNIST images:
 - pyro: the architecture of Pyro's examples/air: the inference LSTM (256)
   and the baseline's LSTM read the raw image, 200-unit MLPs, a 28x28
   window, 64 images x 1 sample.
+- dair: the default with `dair=True` (the inference network reads the
+  image minus the reconstruction so far, so its encoding is redone at
+  every step).
 
 Inference is timed on the SavedModel in `--export_dir` (or, without it, on
 a freshly initialised default model exported to a temporary folder) at each
@@ -56,6 +59,7 @@ _CONFIGS = {
     "default": (AIRConfig(), TrainConfig()),
     "pyro": (AIRConfig(window_size=28, image_encoder_hidden=()),
              TrainConfig(samples_per_image=1)),
+    "dair": (AIRConfig(dair=True), TrainConfig()),
 }
 
 
