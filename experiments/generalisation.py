@@ -13,8 +13,9 @@ The paper's two tests of generalisation (section 3.1), for every model of
 Each run is `experiments/train.py` in ROOT/MODEL_on_COUNTS_seed_S (while it
 trains, TensorBoard shows its held-out count accuracy: on the training
 counts for extrapolation, on the held-out count for interpolation), then
-`experiments/evaluate.py` on the unseen count with one inference step more
-than the largest count tested, so that over-counting shows. Writes
+`experiments/evaluate.py` on the unseen count and on the training counts,
+with one inference step more than the largest count of either, so that
+over-counting shows. Writes
 ROOT/generalisation.md (accuracies and confusion matrices), .json and .png.
 Running it again resumes unfinished runs and re-evaluates nothing done.
 """
@@ -76,30 +77,40 @@ def _run(binary: str, *args: str) -> None:
 def _train_and_test(model: str, seed: int, test: str,
                     train_counts: tuple[int, ...],
                     test_counts: tuple[int, ...]) -> dict:
-  """Trains one run unless done; counts its unseen scenes unless done."""
+  """Trains one run unless done; counts its scenes of the unseen and of
+  the training counts unless done."""
   logdir = os.path.join(FLAGS.root,
                         f"{model}_on_{_joined(train_counts)}_seed_{seed}")
-  result_json = os.path.join(logdir, f"{test}.json")
-  test_flag = "--test_counts=" + ",".join(map(str, test_counts))
-  max_steps = max(test_counts) + 1
-  if not os.path.exists(result_json):
+  max_steps = max(train_counts + test_counts) + 1
+  evaluations = {test: test_counts, "training_counts": train_counts}
+  paths = {name: os.path.join(logdir, f"{name}.json") for name in evaluations}
+  if not all(os.path.exists(path) for path in paths.values()):
     print(f"=== {test}, {model}, seed {seed}: {logdir}", flush=True)
-    # The interpolation run watches its held-out count as it trains.
-    watched = [test_flag] if test == "interpolation" else []
+    # train.py returns at once when the run is trained. The interpolation
+    # run watches its held-out count as it trains.
+    watched = ["--test_counts=" + ",".join(map(str, test_counts))] if (
+        test == "interpolation") else []
     _run("train.py", f"--logdir={logdir}", f"--seed={seed}",
          "--counts=" + ",".join(map(str, train_counts)), *watched,
          *MODELS[model], *FLAGS.train_flags)
-    _run("evaluate.py", f"--logdir={logdir}", test_flag,
-         f"--max_steps={max_steps}", f"--num_images={FLAGS.eval_images}",
-         "--iw_samples=0", f"--png={os.path.join(logdir, test + '.png')}",
-         f"--json={result_json}")
-  with open(result_json) as f:
-    result = json.load(f)
+  results = {}
+  for name, counts in evaluations.items():
+    if not os.path.exists(paths[name]):
+      _run("evaluate.py", f"--logdir={logdir}",
+           "--test_counts=" + ",".join(map(str, counts)),
+           f"--max_steps={max_steps}", f"--num_images={FLAGS.eval_images}",
+           "--iw_samples=0", f"--png={os.path.join(logdir, name + '.png')}",
+           f"--json={paths[name]}")
+    with open(paths[name]) as f:
+      results[name] = json.load(f)
   return {"test": test, "model": model, "seed": seed, "logdir": logdir,
           "trained_on": train_counts, "tested_on": test_counts,
-          "max_steps": max_steps, "step": result["step"],
-          "count_accuracy": result["count_accuracy"],
-          "confusion": result["confusion"]}
+          "max_steps": max_steps, "step": results[test]["step"],
+          "count_accuracy": results[test]["count_accuracy"],
+          "confusion": results[test]["confusion"],
+          "training_counts_accuracy":
+              results["training_counts"]["count_accuracy"],
+          "training_counts_confusion": results["training_counts"]["confusion"]}
 
 
 def _report(runs: list[dict]) -> str:
@@ -109,21 +120,24 @@ def _report(runs: list[dict]) -> str:
       f"`{' '.join(FLAGS.train_flags) or '(defaults)'}`; count accuracy on "
       f"{FLAGS.eval_images} held-out scenes of each unseen count.", "",
       "| test | trained on | tested on | inference steps | model | seed | "
-      "training steps | count accuracy |", "|---|---|---|---|---|---|---|---|"]
+      "training steps | count accuracy, tested on | count accuracy, "
+      "trained on |", "|---|---|---|---|---|---|---|---|---|"]
   for run in runs:
     lines.append(
         f"| {run['test']} | {_joined(run['trained_on'])} | "
         f"{_joined(run['tested_on'])} | "
         f"{run['max_steps']} | {run['model'].upper()} | {run['seed']} | "
-        f"{run['step']} | {100 * run['count_accuracy']:.1f}% |")
+        f"{run['step']} | {100 * run['count_accuracy']:.1f}% | "
+        f"{100 * run['training_counts_accuracy']:.1f}% |")
   lines += ["", "Mean over seeds:", ""]
   for (test, model), accuracy in _means(runs).items():
     lines.append(f"- {test}, {model}: {100 * accuracy:.1f}%")
   lines += ["", "Confusion matrices (rows: true count 0.., columns: "
-            "inferred):", ""]
+            "inferred), on the tested and on the training counts:", ""]
   for run in runs:
     lines.append(f"- {run['test']}, {run['model'].upper()}, seed "
-                 f"{run['seed']}: `{run['confusion']}`")
+                 f"{run['seed']}: `{run['confusion']}`; "
+                 f"`{run['training_counts_confusion']}`")
   return "\n".join(lines) + "\n"
 
 

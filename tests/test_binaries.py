@@ -227,23 +227,26 @@ def test_generalisation_counts_numbers_unseen_in_training(tmp_path):
     runs = json.load(f)
   assert [(run["test"], run["trained_on"], run["tested_on"], run["max_steps"])
           for run in runs] == [("extrapolation", [0, 1, 2], [3], 4),
-                               ("interpolation", [0, 1, 3], [2], 3)]
+                               ("interpolation", [0, 1, 3], [2], 4)]
   for run in runs:
-    confusion = np.array(run["confusion"])
-    assert confusion.shape == (run["max_steps"] + 1,) * 2
-    expected_rows = np.zeros(run["max_steps"] + 1)
-    expected_rows[run["tested_on"][0]] = 12
-    np.testing.assert_array_equal(confusion.sum(axis=1), expected_rows)
+    for confusion, counts in ((run["confusion"], run["tested_on"]),
+                              (run["training_counts_confusion"],
+                               run["trained_on"])):
+      confusion = np.array(confusion)
+      assert confusion.shape == (run["max_steps"] + 1,) * 2
+      # Every scene holds one of the asked counts.
+      assert confusion.sum() == 12
+      assert confusion.sum(axis=1)[counts].sum() == 12
     with open(os.path.join(run["logdir"], "config.json")) as f:
       assert json.load(f)["dair"] is True
     with open(os.path.join(run["logdir"], "data.json")) as f:
       assert json.load(f)["counts"] == run["trained_on"]
-  assert "| interpolation | 0-1-3 | 2 | 3 | DAIR | 0 |" in (
+  assert "| interpolation | 0-1-3 | 2 | 4 | DAIR | 0 |" in (
       root / "generalisation.md").read_text()
   assert (root / "generalisation.png").stat().st_size > 1000
   # Done runs are neither trained nor evaluated again.
-  results = [os.path.join(run["logdir"], run["test"] + ".json")
-             for run in runs]
+  results = [os.path.join(run["logdir"], name + ".json")
+             for run in runs for name in (run["test"], "training_counts")]
   written = [os.path.getmtime(path) for path in results]
   _run(*command)
   assert [os.path.getmtime(path) for path in results] == written
