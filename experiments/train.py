@@ -227,7 +227,7 @@ def main(argv):
                                   start_step=start_step)
   evaluator = metrics.Evaluator(model)
   writer = tf.summary.create_file_writer(FLAGS.logdir)
-  accuracy = float("nan")
+  accuracy_text = "   n/a"  # Until the first held-out evaluation.
   window_start, window_steps = time.time(), 0
   stop_signals = _StopSignals()
   with writer.as_default():
@@ -250,13 +250,14 @@ def main(argv):
                           step=step)
         minutes_left = (FLAGS.num_steps - step) / steps_per_second / 60
         print(f"step {step:>7d}/{FLAGS.num_steps}  elbo {float(logs['elbo']):9.2f}"
-              f"  count acc {accuracy:6.2%}  {steps_per_second:5.1f} steps/s"
+              f"  held-out count acc {accuracy_text}"
+              f"  {steps_per_second:5.1f} steps/s"
               f"  {minutes_left:6.1f} min left", flush=True)
       if step % FLAGS.eval_every == 0 or step == FLAGS.num_steps:
         result = _log_evaluation(evaluator, model, eval_set,
                                  float(logs["z_pres_prior"]), step,
                                  FLAGS.logdir)
-        accuracy = result.count_accuracy
+        accuracy_text = f"{result.count_accuracy:6.2%}"
         print(f"step {step:>7d}  held-out count accuracy "
               f"{result.count_accuracy:.2%}  mean count "
               f"{result.mean_count:.2f}  elbo {result.elbo:.1f}", flush=True)

@@ -65,10 +65,25 @@ def _parameters(logdir):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def uninterrupted_run(tmp_path_factory):
+  """(logdir, stdout) of a training run that nothing interrupts."""
   logdir = str(tmp_path_factory.mktemp("uninterrupted"))
-  _run("train.py", *_train_flags(logdir))
-  return logdir
+  return logdir, _run("train.py", *_train_flags(logdir)).stdout
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(uninterrupted_run):
+  return uninterrupted_run[0]
+
+
+def test_progress_lines_say_when_no_accuracy_is_known_yet(uninterrupted_run):
+  lines = uninterrupted_run[1].splitlines()
+  progress = [line for line in lines if "min left" in line]
+  # log_every=50 and one evaluation, after the last progress line.
+  assert len(progress) == _STEPS // 50
+  assert all("held-out count acc    n/a" in line for line in progress)
+  assert "nan" not in uninterrupted_run[1]
+  assert f"step {_STEPS:>7d}  held-out count accuracy" in lines[-1]
 
 
 def test_killed_run_resumes_to_the_same_parameters(uninterrupted, tmp_path):
