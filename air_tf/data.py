@@ -172,48 +172,79 @@ def _crop_to_ink(image: np.ndarray) -> np.ndarray:
   return image[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
 
 
-def _boxes_intersect(box: np.ndarray, others: np.ndarray) -> bool:
-  """Whether (ymin, xmin, ymax, xmax) `box` overlaps any of `[M, 4]` others."""
-  return bool(np.any((box[0] < others[:, 2]) & (others[:, 0] < box[2]) &
-                     (box[1] < others[:, 3]) & (others[:, 1] < box[3])))
-
-
-# Scenes tried before the objects are declared not to fit apart.
+# Scene layouts of `scatter_objects`.
+LAYOUTS = ("ink_apart", "pyro")
+# Scenes tried before the objects are declared not to fit.
 _MAX_PLACEMENT_TRIES = 1000
 
 
-def _place_apart(shapes: list[tuple[int, int]], canvas_size: int,
-                 rng: np.random.Generator) -> np.ndarray:
-  """Uniform non-overlapping `[len(shapes), 4]` boxes for objects of `shapes`.
+def _ink_box(ink: np.ndarray, top: int, left: int) -> np.ndarray:
+  """(ymin, xmin, ymax, xmax) pixel edges of `[h, w]` ink placed at
+  (top, left)."""
+  rows = np.flatnonzero(ink.any(axis=1))
+  columns = np.flatnonzero(ink.any(axis=0))
+  return np.array([top + rows[0], left + columns[0], top + rows[-1] + 1,
+                   left + columns[-1] + 1])
 
-  Rejection sampling of whole scenes: a first object placed in the middle
-  can leave no room for the second, so the scene is redrawn, not just the
-  object.
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+  """`mask` grown by one pixel in the 8 directions, same shape."""
+  padded = np.pad(mask, 1)
+  height, width = mask.shape
+  return np.any([padded[dy:dy + height, dx:dx + width]
+                 for dy in range(3) for dx in range(3)], axis=0)
+
+
+def _compose(objects: list[np.ndarray], canvas_size: int, layout: str,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+  """One scene of `objects`: (`[S, S]` uint8 canvas, `[M, 4]` ink boxes).
+
+  "ink_apart": objects (already cut to their ink) placed uniformly where
+  no ink pixel touches another object's (not even diagonally); their boxes
+  may overlap. "pyro": whole object images placed uniformly and added, as in
+  Pyro's multi_mnist; a scene whose summed ink exceeds 255 anywhere is
+  redrawn. Rejection sampling redraws the whole scene, since a first
+  object in the middle can leave no room for the next.
   """
   for _ in range(_MAX_PLACEMENT_TRIES):
-    boxes = np.zeros([len(shapes), 4], np.int64)
-    for j, shape in enumerate(shapes):
-      top, left = rng.integers(canvas_size - np.array(shape) + 1)
-      boxes[j] = (top, left, top + shape[0], left + shape[1])
-      if _boxes_intersect(boxes[j], boxes[:j]):
-        break
+    canvas = np.zeros([canvas_size, canvas_size], np.int32)
+    near_ink = np.zeros([canvas_size, canvas_size], bool)
+    boxes = np.zeros([len(objects), 4], np.int64)
+    for j, image in enumerate(objects):
+      height, width = image.shape
+      if layout == "pyro":  # numpy's randint(0, padding), as Pyro draws.
+        top, left = rng.integers(0, np.maximum(canvas_size - np.array(
+            image.shape), 1))
+      else:
+        top, left = rng.integers(canvas_size - np.array(image.shape) + 1)
+      window = (slice(top, top + height), slice(left, left + width))
+      ink = image > 0
+      if layout == "ink_apart":
+        if (near_ink[window] & ink).any():
+          break
+        placed = np.zeros_like(near_ink)
+        placed[window] = ink
+        near_ink |= _dilate(placed)
+      canvas[window] += image
+      boxes[j] = _ink_box(ink, top, left)
     else:
-      return boxes
-  raise ValueError(f"Could not place {len(shapes)} objects without overlap "
-                   f"on a {canvas_size}x{canvas_size} canvas.")
+      if canvas.max() <= 255:
+        return canvas.astype(np.uint8), boxes
+  raise ValueError(f"Could not place {len(objects)} objects with layout "
+                   f"{layout!r} on a {canvas_size}x{canvas_size} canvas.")
 
 
 def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
                     canvas_size: int = 50,
                     counts: Sequence[int] = (0, 1, 2),
-                    labels: Optional[np.ndarray] = None) -> Scenes:
-  """Builds scenes of objects placed uniformly on a canvas without overlap.
+                    labels: Optional[np.ndarray] = None,
+                    layout: str = "ink_apart") -> Scenes:
+  """Builds scenes of objects placed uniformly on a canvas, kept apart.
 
   Each image draws its count uniformly from `counts` and that many objects
-  uniformly from `objects`. Each object is cut to its ink and placed at a
-  uniform position on the canvas where its ink box does not overlap the
-  boxes already placed, as in the public AIR reproductions: two digits
-  whose ink crosses are ambiguous even to a person.
+  uniformly from `objects`, and places them as `layout` says: by default
+  as close as "non-overlapping" allows (inks never touch, boxes may
+  overlap); two digits whose ink crosses are ambiguous even to a person.
 
   Args:
     objects: M uint8 object images `[h, w]` (sizes may differ), each with
@@ -223,22 +254,28 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
     canvas_size: side of the square canvas.
     counts: the numbers of objects to draw from.
     labels: `[M]` classes of the objects; default: unknown (-1).
+    layout: one of `LAYOUTS` (see `_compose`).
 
   Returns:
-    The `Scenes`.
+    The `Scenes`; boxes are the objects' ink boxes.
 
   Raises:
     ValueError: if the objects cannot fit the canvas as asked.
   """
+  if layout not in LAYOUTS:
+    raise ValueError(f"Unknown layout {layout!r}; expected one of "
+                     f"{LAYOUTS}.")
   if labels is None:
     labels = np.full(len(objects), -1, np.int32)
   if len(labels) != len(objects):
     raise ValueError(f"{len(objects)} objects but {len(labels)} labels.")
-  inks = [_crop_to_ink(image) for image in objects]
-  height, width = np.max([ink.shape for ink in inks], axis=0)
+  inks = [_crop_to_ink(image) for image in objects]  # Rejects blank ones.
+  if layout == "ink_apart":
+    objects = inks
+  height, width = np.max([image.shape for image in objects], axis=0)
   if height > canvas_size or width > canvas_size:
-    raise ValueError(f"Objects with ink up to {height}x{width} do not fit a "
-                     f"{canvas_size}x{canvas_size} canvas.")
+    raise ValueError(f"Objects of up to {height}x{width} pixels do not fit "
+                     f"a {canvas_size}x{canvas_size} canvas.")
   if not counts or min(counts) < 0:
     raise ValueError(f"counts must be non-negative numbers, got {counts}.")
   rng = np.random.default_rng(seed)
@@ -248,47 +285,66 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
   boxes = np.zeros([num_images, max_objects, 4], np.float32)
   scene_labels = np.full([num_images, max_objects], -1, np.int32)
   for k, count in enumerate(image_counts):
-    indices = rng.integers(len(inks), size=count)
-    chosen = [inks[index] for index in indices]
-    placed = _place_apart([ink.shape for ink in chosen], canvas_size, rng)
-    for ink, (top, left, bottom, right) in zip(chosen, placed):
-      images[k, top:bottom, left:right] = ink
+    indices = rng.integers(len(objects), size=count)
+    images[k], placed = _compose([objects[index] for index in indices],
+                                 canvas_size, layout, rng)
     boxes[k, :count] = placed
     scene_labels[k, :count] = labels[indices]
   return Scenes(images, image_counts.astype(np.int32), boxes, scene_labels)
 
 
-def shrink(objects: np.ndarray, seed: int, mean: float = 1.3,
-           std: float = 0.1) -> list[np.ndarray]:
-  """Shrinks each `[h, w]` object by its own factor ~ Normal(mean, std).
-
-  Returns:
-    The shrunk uint8 objects, of varying sizes.
-  """
-  factors = np.random.default_rng(seed).normal(mean, std, len(objects))
-  heights = np.maximum(np.round(objects.shape[1] / factors), 1).astype(int)
-  widths = np.maximum(np.round(objects.shape[2] / factors), 1).astype(int)
-  shrunk = [None] * len(objects)
+def _resize(objects: np.ndarray, heights: np.ndarray,
+            widths: np.ndarray) -> list[np.ndarray]:
+  """Resizes `[M, h, w]` objects to their own (height, width), area
+  averaging; returns M uint8 images."""
+  resized_objects = [None] * len(objects)
   # One batched resize per output size instead of one call per object.
   for height, width in set(zip(heights, widths)):
     chosen = np.flatnonzero((heights == height) & (widths == width))
     resized = tf.image.resize(objects[chosen, :, :, np.newaxis],
                               (height, width), method="area")
     for index, image in zip(chosen, resized.numpy()[..., 0]):
-      shrunk[index] = np.round(image).astype(np.uint8)
-  return shrunk
+      resized_objects[index] = np.round(image).astype(np.uint8)
+  return resized_objects
+
+
+def shrink(objects: np.ndarray, seed: int, mean: float = 1.3,
+           std: float = 0.1) -> list[np.ndarray]:
+  """Shrinks each `[h, w]` object by its own factor ~ Normal(mean, std),
+  as Pyro's multi_mnist does (sides rounded down).
+
+  Returns:
+    The shrunk uint8 objects, of varying sizes.
+  """
+  factors = np.random.default_rng(seed).normal(mean, std, len(objects))
+  heights = np.maximum(objects.shape[1] / factors, 1).astype(int)
+  widths = np.maximum(objects.shape[2] / factors, 1).astype(int)
+  return _resize(objects, heights, widths)
+
+
+def resize_uniformly(objects: np.ndarray, sides: tuple[int, int],
+                     seed: int) -> list[np.ndarray]:
+  """Resizes each square `[s, s]` object to its own side, an integer drawn
+  uniformly from `sides` = (min, max), inclusive.
+
+  Returns:
+    The resized uint8 objects.
+  """
+  low, high = sides
+  if not 1 <= low <= high:
+    raise ValueError(f"Object sides must be 1 <= min <= max, got {sides}.")
+  drawn = np.random.default_rng(seed).integers(low, high + 1, len(objects))
+  return _resize(objects, drawn, drawn)
 
 
 def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
                 num_test: int = 10000, seed: int = 0, canvas_size: int = 50,
                 counts: Sequence[int] = (0, 1, 2),
-                test_counts: Optional[Sequence[int]] = None
+                test_counts: Optional[Sequence[int]] = None,
+                layout: str = "ink_apart",
+                digit_sizes: Optional[tuple[int, int]] = (14, 28)
                 ) -> tuple[Scenes, Scenes]:
   """Multi-MNIST: training scenes from MNIST train digits, test from test.
-
-  As in Pyro's reproduction of AIR (98.7% count accuracy), each digit is
-  first shrunk by a factor ~ Normal(1.3, 0.1), so that its ink (~15 px)
-  fits the window that the z_where prior expects (canvas / 3 ~ 17 px).
 
   Args:
     mnist_path: see `load_mnist`.
@@ -299,15 +355,28 @@ def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
     counts: numbers of digits of the training scenes.
     test_counts: those of the test scenes (the paper's generalisation
       tests); default: `counts`.
+    layout: one of `LAYOUTS`.
+    digit_sizes: (min, max) side in pixels of the digits (MNIST's 28x28
+      images resized, sides uniform in between); None: Pyro's, 28 /
+      Normal(1.3, 0.1).
 
   Returns:
-    (train, test) `Scenes`, deterministic given the seed.
+    (train, test) `Scenes`, deterministic given the seed; a split of 0
+    scenes is not built.
   """
   train, test = load_mnist(mnist_path)
-  return (scatter_objects(shrink(train.images, seed), num_train, seed,
-                          canvas_size, counts, train.labels),
-          scatter_objects(shrink(test.images, seed + 1), num_test, seed + 1,
-                          canvas_size, test_counts or counts, test.labels))
+
+  def scenes(digits: Labelled, num_images: int, split_seed: int,
+             split_counts: Sequence[int]) -> Scenes:
+    if not num_images:  # Resizing 60,000 digits for nothing takes seconds.
+      digits = Labelled(digits.images[:1], digits.labels[:1])
+    resized = (shrink(digits.images, split_seed) if digit_sizes is None else
+               resize_uniformly(digits.images, digit_sizes, split_seed))
+    return scatter_objects(resized, num_images, split_seed, canvas_size,
+                           split_counts, digits.labels, layout)
+
+  return (scenes(train, num_train, seed, counts),
+          scenes(test, num_test, seed + 1, test_counts or counts))
 
 
 def _batch_indices(num_examples: int, batch_size: int, seed: int,

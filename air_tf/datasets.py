@@ -10,6 +10,7 @@ from air_tf import omniglot
 from air_tf import sprites
 
 DATASETS = ("multi_mnist", "sprites", "omniglot")
+DIGIT_SIZES = (14, 28)
 _DEFAULT_COUNTS = {"multi_mnist": (0, 1, 2), "sprites": (0, 1, 2, 3),
                    "omniglot": (0, 1, 2)}
 
@@ -25,6 +26,14 @@ class DataConfig:
       that a run recorded either way compares equal.
     test_counts: those of the held-out scenes; None: `counts`.
     seed: seed of the scene generator.
+    layout: how multi_mnist and omniglot place objects, one of
+      `data.LAYOUTS`: "ink_apart" (inks never touch, boxes may overlap) or
+      "pyro" (Pyro's multi_mnist: whole digit images added anywhere,
+      scenes whose summed ink saturates redrawn).
+    digit_sizes: (min, max) side in pixels of multi_mnist's digits, drawn
+      uniformly: (14, 28) by default spans the shrunk digits of the public
+      reproductions up to the paper's full-size ones. None with the "pyro"
+      layout, which draws Pyro's sizes (28 / Normal(1.3, 0.1)).
     mnist_path: MNIST files for multi_mnist (see `data.load_mnist`).
     omniglot_dir: Omniglot's image folders, required for omniglot.
   """
@@ -32,6 +41,8 @@ class DataConfig:
   counts: Optional[tuple[int, ...]] = None
   test_counts: Optional[tuple[int, ...]] = None
   seed: int = 0
+  layout: str = "ink_apart"
+  digit_sizes: Optional[tuple[int, int]] = None
   mnist_path: Optional[str] = None
   omniglot_dir: Optional[str] = None
 
@@ -47,6 +58,22 @@ class DataConfig:
       object.__setattr__(self, "counts", _DEFAULT_COUNTS[self.name])
     if self.test_counts is None:
       object.__setattr__(self, "test_counts", self.counts)
+    if self.layout not in data.LAYOUTS:
+      raise ValueError(f"Unknown layout {self.layout!r}; expected one of "
+                       f"{data.LAYOUTS}.")
+    if self.name != "multi_mnist" or self.layout == "pyro":
+      if self.digit_sizes is not None:
+        raise ValueError(f"digit_sizes applies to multi_mnist with layout "
+                         f"ink_apart only (dataset {self.name!r}, layout "
+                         f"{self.layout!r}); leave it unset.")
+    elif self.digit_sizes is None:
+      object.__setattr__(self, "digit_sizes", DIGIT_SIZES)
+    else:
+      sizes = tuple(self.digit_sizes)
+      if len(sizes) != 2 or not 1 <= sizes[0] <= sizes[1]:
+        raise ValueError(f"digit_sizes must be (min, max) pixels with "
+                         f"1 <= min <= max, got {sizes}.")
+      object.__setattr__(self, "digit_sizes", sizes)
     for name in ("counts", "test_counts"):
       value = tuple(getattr(self, name))
       if not value or min(value) < 0:
@@ -61,6 +88,26 @@ class DataConfig:
     return config.dataclass_from_json(cls, text)
 
 
+# Held-out multi-MNIST scenes of one digit-size band, or Pyro's layout, on
+# which a model trained on any multi-MNIST is also counted (issue 13).
+_VARIANTS = {"digits_14_18px": {"digit_sizes": (14, 18)},
+             "digits_18_24px": {"digit_sizes": (18, 24)},
+             "digits_24_28px": {"digit_sizes": (24, 28)},
+             "digits_28px": {"digit_sizes": (28, 28)},
+             "pyro_layout": {"layout": "pyro", "digit_sizes": None}}
+
+
+def held_out_variants(config: DataConfig) -> dict[str, DataConfig]:
+  """Other held-out scene sets of a multi_mnist `config`, by name: digits
+  of one size band (14-18, 18-24, 24-28 and 28 px, with inks apart), and
+  Pyro's layout and sizes. Empty for other datasets."""
+  if config.name != "multi_mnist":
+    return {}
+  base = dataclasses.replace(config, layout="ink_apart")
+  return {name: dataclasses.replace(base, **fields)
+          for name, fields in _VARIANTS.items()}
+
+
 def make_scenes(config: DataConfig, num_train: int, num_test: int,
                 canvas_size: int) -> tuple[data.Scenes, data.Scenes]:
   """(train, held-out) scenes of `config`; the held-out ones are built
@@ -68,11 +115,13 @@ def make_scenes(config: DataConfig, num_train: int, num_test: int,
   if config.name == "multi_mnist":
     return data.multi_mnist(config.mnist_path, num_train, num_test,
                             config.seed, canvas_size, config.counts,
-                            config.test_counts)
+                            config.test_counts, config.layout,
+                            config.digit_sizes)
   if config.name == "omniglot":
     return omniglot.multi_omniglot(config.omniglot_dir, num_train, num_test,
                                    config.seed, canvas_size,
-                                   config.counts, config.test_counts)
+                                   config.counts, config.test_counts,
+                                   config.layout)
   return (sprites.multi_sprites(num_train, config.seed, canvas_size,
                                 config.counts),
           sprites.multi_sprites(num_test, config.seed + 1, canvas_size,

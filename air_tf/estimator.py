@@ -225,3 +225,48 @@ def surrogate_losses(elbo: tf.Tensor, log_q_pres: tf.Tensor,
       tf.reduce_sum(tf.square(centred - baseline) * sampled, axis=1))
   return Surrogate(model_loss, baseline_loss, signal_mean, signal_variance,
                    residual)
+
+
+def vimco_losses(log_weight: tf.Tensor, log_q_pres: tf.Tensor,
+                 samples_per_image: int) -> Surrogate:
+  """VIMCO (Mnih & Rezende, 2016): the K-sample bound and its estimator.
+
+  The objective is the importance-weighted bound
+  L = log (1/K) sum_k w_k of K samples of one image. Its gradient is
+  sum_k w~_k grad log w_k (reparameterised latents, normalised weights
+  w~_k) plus the score-function term sum_k (L - L_-k) grad log q(z_pres_k),
+  where L_-k replaces sample k's log-weight by the mean of the other
+  K - 1: a baseline that does not depend on sample k's draws, so the
+  estimator stays unbiased. A sample whose later steps found an object
+  that the other samples missed gets most of the weight, where the
+  single-sample ELBO gives it 1/K: rare good draws teach more.
+
+  Args:
+    log_weight: `[B * K]` log p(x, z, n) - log q(z, n | x) of each sample,
+      the K samples of each image consecutive.
+    log_q_pres: `[B * K, N]` log q of the drawn z_pres_i, 0 where not drawn.
+    samples_per_image: K >= 2.
+
+  Returns:
+    The `Surrogate` (no baseline: its loss is 0; the signal is L - L_-k,
+    `[B * K, 1]` as `residual`).
+  """
+  log_weight = tf.reshape(log_weight, [-1, samples_per_image])
+  log_k = tf.math.log(float(samples_per_image))
+  bound = tf.reduce_logsumexp(log_weight, axis=1) - log_k  # [B]
+  others_mean = (tf.reduce_sum(log_weight, axis=1, keepdims=True) -
+                 log_weight) / (samples_per_image - 1)
+  # Bound with sample k's log-weight replaced: log-sum-exp of the others
+  # and of their mean, in a stable form.
+  eye = tf.eye(samples_per_image, dtype=log_weight.dtype)
+  replaced = (log_weight[:, tf.newaxis, :] * (1.0 - eye) +
+              others_mean[:, :, tf.newaxis] * eye)  # [B, K, K]
+  bound_without = tf.reduce_logsumexp(replaced, axis=2) - log_k  # [B, K]
+  signal = tf.stop_gradient(bound[:, tf.newaxis] - bound_without)
+  log_q = tf.reshape(tf.reduce_sum(log_q_pres, axis=1),
+                     [-1, samples_per_image])
+  model_loss = -tf.reduce_mean(bound + tf.reduce_sum(signal * log_q, axis=1))
+  signal_mean = tf.reduce_mean(signal)
+  return Surrogate(model_loss, tf.constant(0.0), signal_mean,
+                   tf.reduce_mean(tf.square(signal - signal_mean)),
+                   tf.reshape(signal, [-1, 1]))

@@ -117,3 +117,24 @@ def checkpoint_manager(checkpoint: tf.train.Checkpoint, logdir: str,
   return tf.train.CheckpointManager(
       checkpoint, os.path.join(logdir, CHECKPOINT_FOLDER),
       max_to_keep=max_to_keep)
+
+
+def read_scalars(logdir: str) -> dict[str, dict[int, float]]:
+  """Every scalar a run wrote to TensorBoard: tag -> {step: value}.
+
+  TF2 summaries are tensor events; the last value written at a step wins
+  (a resumed run rewrites the steps after its checkpoint).
+  """
+  # pylint: disable=g-import-not-at-top  (TensorBoard only when reading.)
+  from tensorboard.backend.event_processing import event_accumulator
+  accumulator = event_accumulator.EventAccumulator(
+      logdir, size_guidance={event_accumulator.TENSORS: 0})
+  accumulator.Reload()
+  scalars = {}
+  for tag in accumulator.Tags()[event_accumulator.TENSORS]:
+    values = {event.step: tf.make_ndarray(event.tensor_proto)
+              for event in accumulator.Tensors(tag)}
+    if all(value.ndim == 0 for value in values.values()):
+      scalars[tag] = {step: float(value) for step, value in values.items()}
+  return scalars
+

@@ -107,19 +107,21 @@ def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
 def multi_omniglot(omniglot_dir: str, num_train: int, num_test: int,
                    seed: int = 0, canvas_size: int = 50,
                    counts: Sequence[int] = (0, 1, 2),
-                   test_counts: Optional[Sequence[int]] = None
+                   test_counts: Optional[Sequence[int]] = None,
+                   layout: str = "ink_apart"
                    ) -> tuple[data.Scenes, data.Scenes]:
   """Multi-character scenes built like multi-MNIST (`data.multi_mnist`).
 
-  Each 28x28 drawing is shrunk by ~Normal(1.3, 0.1), cut to its ink and
-  placed without overlapping the others.
+  Each 28x28 drawing is shrunk by ~Normal(1.3, 0.1) and placed as `layout`
+  says (`data.scatter_objects`).
 
   Returns:
     (train, test) `Scenes`, test built from held-out drawings.
   """
   train, test = load_omniglot(omniglot_dir, seed=seed)
   return (data.scatter_objects(data.shrink(train.images, seed), num_train,
-                               seed, canvas_size, counts, train.labels),
+                               seed, canvas_size, counts, train.labels,
+                               layout),
           data.scatter_objects(data.shrink(test.images, seed + 1), num_test,
                                seed + 1, canvas_size, test_counts or counts,
-                               test.labels))
+                               test.labels, layout))

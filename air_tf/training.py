@@ -9,6 +9,9 @@ from air_tf import estimator
 from air_tf.model import AIR
 
 
+OBJECTIVES = ("elbo", "vimco")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """How AIR is optimised.
@@ -17,14 +20,19 @@ class TrainConfig:
     batch_size: distinct images per step (each inferred
       `samples_per_image` times).
     learning_rate: Adam's step size for the model and inference network.
+      3e-4 rather than the reproductions' 1e-4: on digits of 14-28 px a
+      second step that switched off early came back twice as fast
+      (docs/RESULTS.md, issue 13).
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
       learn outputs of hundreds of nats quickly: at 1e-3 its error stayed
       ~300 nats for thousands of steps (docs/RESULTS.md).
     z_pres_prior_start: prior probability of one more object at step 0.
-      1e-5 (11.5 nats per object) rather than the reproductions' 0.01
-      (4.6): early on, while decoded objects are dim, stacking two or three
-      on one digit otherwise scores higher, and the counts lock in there
-      (docs/RESULTS.md, runs H-J).
+      1e-3 (6.9 nats per object): a 14 px digit holds a quarter of a
+      28 px digit's ink, and at 1e-5 (11.5 nats) models left small second
+      digits unexplained; at the reproductions' 0.01 (4.6 nats), on
+      same-size digits, stacking two or three dim objects on one digit
+      scored higher early on and the counts locked in there
+      (docs/RESULTS.md, runs H-J and issue 13).
     z_pres_prior_end: the same after `z_pres_prior_anneal_steps`; the value
       moves log-linearly in between.
     z_pres_prior_anneal_steps: 0 keeps `z_pres_prior_start` throughout.
@@ -35,16 +43,22 @@ class TrainConfig:
       (`estimator.leave_one_out_means`) instead of a running mean; a step
       then costs K times as much. 4 x 16 images costs what 64 images did
       and cuts the signal's variance ~100-fold (docs/RESULTS.md, run I).
+    objective: "elbo": the single-sample ELBO, per-step REINFORCE
+      signals centred by the other samples and the NVIL baseline;
+      "vimco": the K-sample importance-weighted bound with VIMCO's
+      leave-one-out signals (`estimator.vimco_losses`; needs K >= 2; the
+      baseline network is not used).
     seed: seeds every random draw of training (with the step number).
   """
   batch_size: int = 16
-  learning_rate: float = 1e-4
+  learning_rate: float = 3e-4
   baseline_learning_rate: float = 1e-2
-  z_pres_prior_start: float = 1e-5
-  z_pres_prior_end: float = 1e-5
+  z_pres_prior_start: float = 1e-3
+  z_pres_prior_end: float = 1e-3
   z_pres_prior_anneal_steps: int = 0
   normalize_signal: bool = False
   samples_per_image: int = 4
+  objective: str = "elbo"
   seed: int = 0
 
   def __post_init__(self):
@@ -55,6 +69,12 @@ class TrainConfig:
     if self.samples_per_image < 1:
       raise ValueError(f"samples_per_image must be >= 1, got "
                        f"{self.samples_per_image}.")
+    if self.objective not in OBJECTIVES:
+      raise ValueError(f"objective must be one of {OBJECTIVES}, got "
+                       f"{self.objective!r}.")
+    if self.objective == "vimco" and self.samples_per_image < 2:
+      raise ValueError(f"The vimco objective needs samples_per_image >= 2, "
+                       f"got {self.samples_per_image}.")
     if self.batch_size < 1 or self.learning_rate <= 0 or (
         self.baseline_learning_rate <= 0):
       raise ValueError("batch_size and learning rates must be positive.")
@@ -148,21 +168,26 @@ class Trainer(tf.Module):
                      tf.cast(self.step, tf.int32)])
     samples = self.config.samples_per_image
     images = tf.repeat(images, samples, axis=0)
+    vimco = self.config.objective == "vimco"
     with tf.GradientTape(persistent=True) as tape:
       output = model(images, prior_prob, seed=seed)
       signals = estimator.learning_signals(output.log_likelihood,
                                            output.kl_where, output.kl_what,
                                            output.kl_pres)
-      centre = (estimator.leave_one_out_means(signals, samples)
-                if samples > 1 else self.normalizer.mean)
       posterior = output.posterior
-      baseline = model.baseline(images, posterior.z_pres, posterior.z_where,
-                                posterior.z_what)
-      losses = estimator.surrogate_losses(output.elbo, output.log_q_pres,
-                                          output.sampled, signals, centre,
-                                          baseline, self.normalizer)
+      if vimco:
+        losses = estimator.vimco_losses(output.log_weight, output.log_q_pres,
+                                        samples)
+      else:
+        centre = (estimator.leave_one_out_means(signals, samples)
+                  if samples > 1 else self.normalizer.mean)
+        baseline = model.baseline(images, posterior.z_pres,
+                                  posterior.z_where, posterior.z_what)
+        losses = estimator.surrogate_losses(output.elbo, output.log_q_pres,
+                                            output.sampled, signals, centre,
+                                            baseline, self.normalizer)
     model_variables = model.model_variables
-    baseline_variables = model.baseline.trainable_variables
+    baseline_variables = () if vimco else model.baseline.trainable_variables
     model_gradients = tape.gradient(losses.model_loss, model_variables)
     baseline_gradients = tape.gradient(losses.baseline_loss,
                                        baseline_variables)
@@ -175,16 +200,24 @@ class Trainer(tf.Module):
     # count it, and let the caller decide when too many in a row is fatal.
     if finite:
       self.optimizer.apply(model_gradients, model_variables)
-      self.baseline_optimizer.apply(baseline_gradients, baseline_variables)
-      self.normalizer.update(tf.stop_gradient(signals), losses.residual,
-                             output.sampled)
+      if not vimco:
+        self.baseline_optimizer.apply(baseline_gradients, baseline_variables)
+        self.normalizer.update(tf.stop_gradient(signals), losses.residual,
+                               output.sampled)
       self.nonfinite_in_a_row.assign(0)
     else:
       self.skipped_updates.assign_add(1)
       self.nonfinite_in_a_row.assign_add(1)
     self.step.assign_add(1)
     batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
+    # How sure each step is that there is one more object, where it was
+    # asked: a step whose q(z_pres) sinks to ~0 stops being sampled, and
+    # REINFORCE can no longer learn that it should have fired.
+    asked = tf.maximum(tf.reduce_sum(output.sampled, axis=0), 1.0)
+    q_pres = tf.reduce_sum(tf.sigmoid(posterior.z_pres_logits) *
+                           output.sampled, axis=0) / asked
     return {
+        **{f"q_pres_step_{i}": q_pres[i] for i in range(q_pres.shape[0])},
         "elbo": tf.reduce_mean(output.elbo),
         "log_likelihood": tf.reduce_mean(output.log_likelihood),
         "kl_where": batch_mean_of_sum(output.kl_where),

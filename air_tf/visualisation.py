@@ -164,6 +164,39 @@ def plot_accuracy_bars(accuracies: Mapping[str, Mapping[str, float]],
   _save_figure(figure, pyplot, path)
 
 
+def plot_scalars(runs: Mapping[str, Mapping[str, Mapping[int, float]]],
+                 tags: Sequence[str], path: str, columns: int = 3) -> None:
+  """Plots TensorBoard scalars of several runs side by side, one panel per
+  tag, one line per run.
+
+  Args:
+    runs: run name -> tag -> {step: value} (`logdir.read_scalars`).
+    tags: the tags to plot, in panel order; a run without a tag has no line
+      in its panel.
+    path: the PNG to write (whole or not at all).
+    columns: panels per row.
+  """
+  pyplot = _pyplot()
+  rows = -(-len(tags) // columns)
+  figure, axes = pyplot.subplots(rows, columns, figsize=(4.2 * columns,
+                                                         3.2 * rows),
+                                 squeeze=False)
+  for axis, tag in zip(axes.flat, tags):
+    for name, scalars in runs.items():
+      if tag in scalars:
+        steps = sorted(scalars[tag])
+        axis.plot(steps, [scalars[tag][step] for step in steps],
+                  linewidth=1, label=name)
+    axis.set_title(tag, fontsize=10)
+    axis.set_xlabel("training step")
+    axis.grid(alpha=0.3)
+  for axis in list(axes.flat)[len(tags):]:
+    axis.set_visible(False)
+  axes.flat[0].legend(fontsize=8)
+  figure.tight_layout()
+  _save_figure(figure, pyplot, path)
+
+
 def _pyplot():
   """matplotlib's pyplot on the file-only Agg backend.
 

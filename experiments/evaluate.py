@@ -48,6 +48,9 @@ flags.DEFINE_string("png", None, "Writes example reconstructions here; "
                     "default: LOGDIR/examples.png.")
 flags.DEFINE_integer("num_examples", 16, "Examples in the PNG.")
 flags.DEFINE_string("json", None, "Also writes the figures to this file.")
+flags.DEFINE_bool("variants", True, "Also count held-out multi-MNIST "
+                  "scenes of each digit-size band and of Pyro's layout "
+                  "(`--num_images` each).")
 
 FLAGS = flags.FLAGS
 
@@ -84,6 +87,18 @@ def main(argv):
     print(f"{result.iw_samples}-sample IW bound: {result.iw_bound:.2f} "
           f"nats/image (first {FLAGS.iw_images} images)")
 
+  variants = {}
+  if FLAGS.variants:
+    for name, variant in datasets.held_out_variants(data_config).items():
+      _, scenes = datasets.make_scenes(variant, 0, FLAGS.num_images,
+                                       config.canvas_size[0])
+      counted = evaluator(scenes.float_images(), scenes.counts,
+                          FLAGS.z_pres_prior)
+      variants[name] = {"count_accuracy": counted.count_accuracy,
+                        "confusion": counted.confusion.tolist()}
+      print(f"{name}: count accuracy {counted.count_accuracy:.4f}; "
+            f"confusion {counted.confusion.tolist()}")
+
   shown = evaluator.infer(images[:FLAGS.num_examples], FLAGS.z_pres_prior)
   boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],
                                                config.canvas_size).numpy()
@@ -100,7 +115,8 @@ def main(argv):
                  "confusion": result.confusion.tolist(),
                  "mean_count": result.mean_count, "elbo": result.elbo,
                  "iw_bound": result.iw_bound,
-                 "iw_samples": result.iw_samples}, f, indent=2)
+                 "iw_samples": result.iw_samples,
+                 "variants": variants}, f, indent=2)
     os.replace(partial, FLAGS.json)
 
 

@@ -2,12 +2,24 @@ r"""Trains AIR once per seed, evaluates every run and writes the seed table.
 
     python experiments/sweep.py --root=runs/sweep
 
-For each seed s this runs `experiments/train.py --logdir=ROOT/seed_s
---seed=s` (plus `--train_flags`), then `experiments/evaluate.py` on the
-final checkpoint, and writes ROOT/sweep.md (per-seed table, mean and min,
-confusion matrices), ROOT/sweep.json and ROOT/curves.png (held-out count
-accuracy against steps and against wall-clock minutes). Running it again
-resumes unfinished seeds and re-evaluates nothing that is done.
+For each floating-point path p of `--paths` and each seed s this runs
+`experiments/train.py --logdir=ROOT/p/seed_s --seed=s` (plus the path's
+flags and `--train_flags`), then `experiments/evaluate.py` on the final
+checkpoint, and writes ROOT/sweep.md (per-seed table with the held-out
+digit-size bands and Pyro's layout, mean and min, k of n seeds at or above
+`--threshold`, seeds x paths, confusion matrices), ROOT/sweep.json and
+ROOT/curves.png (held-out count accuracy against steps and against
+wall-clock minutes). Running it again resumes unfinished seeds and
+re-evaluates nothing that is done.
+
+A floating-point path is a way of computing the same training that rounds
+differently, as another CPU does: "xla" (the default: the XLA-compiled
+step) or "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.8x
+slower; its losses differ from XLA's within the first 10 steps).
+TF_ENABLE_ONEDNN_OPTS=0 and TensorFlow's thread count do not change the
+XLA path's losses on the 2-core AMD EPYC machines (docs/RESULTS.md). Which
+seeds fail in a reproduction depends on the path, so a success rate is
+only believable over more than one.
 
 Minutes are wall-clock time from the launch of a seed's training process
 (data generation and tracing included) to the held-out evaluation that
@@ -31,8 +43,13 @@ from air_tf import cli
 from air_tf import metrics
 from air_tf import visualisation
 
+# train.py flags of each floating-point path.
+PATHS = {"xla": (), "no_xla": ("--nojit_compile",)}
+
 flags.DEFINE_string("root", "runs/sweep", "One logdir per seed goes here.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Training seeds.")
+flags.DEFINE_list("paths", ["xla"], f"Floating-point paths, of "
+                  f"{', '.join(PATHS)}.")
 flags.DEFINE_list("train_flags", [], "More flags for train.py, such as "
                   "--train_flags=--num_steps=5000,--samples_per_image=1.")
 flags.DEFINE_float("threshold", 0.98, "Held-out count accuracy whose first "
@@ -50,13 +67,13 @@ def _run(binary: str, *args: str) -> None:
                  on_failure="run the sweep again to resume.")
 
 
-def _train(seed: int, logdir: str) -> None:
-  """Trains one seed; the launch time of a run that trains goes to
-  LOGDIR/launches.jsonl."""
+def _train(seed: int, path: str, logdir: str) -> None:
+  """Trains one seed on one path; the launch time of a run that trains
+  goes to LOGDIR/launches.jsonl."""
   os.makedirs(logdir, exist_ok=True)
   with open(os.path.join(logdir, "launches.jsonl"), "a") as f:
     f.write(json.dumps({"time": time.time()}) + "\n")
-  _run("train.py", f"--logdir={logdir}", f"--seed={seed}",
+  _run("train.py", f"--logdir={logdir}", f"--seed={seed}", *PATHS[path],
        *FLAGS.train_flags)
 
 
@@ -65,7 +82,7 @@ def _read_jsonl(path: str) -> list[dict]:
     return [json.loads(line) for line in f if line.strip()]
 
 
-def _summarise(seed: int, logdir: str) -> dict:
+def _summarise(seed: int, path: str, logdir: str) -> dict:
   """The seed's curve and final figures."""
   launches = [launch["time"] for launch in
               _read_jsonl(os.path.join(logdir, "launches.jsonl"))]
@@ -77,7 +94,7 @@ def _summarise(seed: int, logdir: str) -> dict:
                                    FLAGS.threshold)
   with open(os.path.join(logdir, "final.json")) as f:
     final = json.load(f)
-  return {"seed": seed, "curve": records, "final": final,
+  return {"seed": seed, "path": path, "curve": records, "final": final,
           # Launches that trained (a launch that found the run finished
           # and only evaluated it adds no record).
           "launches": len({sum(launch <= record["time"] for launch in launches)
@@ -91,36 +108,62 @@ def _table(runs: list[dict]) -> str:
   percent = lambda value: f"{100 * value:.2f}%"
   number = lambda value, form: "not reached" if value is None else (
       format(value, form))
+  variants = list(runs[0]["final"].get("variants", {}))
   lines = [
       f"Sweep of `experiments/train.py {' '.join(FLAGS.train_flags)}` "
-      f"over seeds {', '.join(FLAGS.seeds)}; final figures on "
-      f"{FLAGS.eval_images} held-out images (IW bound: first "
-      f"{FLAGS.iw_images}).", "",
-      f"| seed | final count accuracy | steps to {percent(FLAGS.threshold)} "
-      f"| minutes to {percent(FLAGS.threshold)} | ELBO | 100-sample IW "
-      f"bound | final step |",
-      "|---|---|---|---|---|---|---|"]
+      f"over seeds {', '.join(FLAGS.seeds)} on paths "
+      f"{', '.join(FLAGS.paths)}; final figures on {FLAGS.eval_images} "
+      f"held-out images per set (IW bound: first {FLAGS.iw_images}).", "",
+      f"| path | seed | final count accuracy | "
+      + "".join(f"{name} | " for name in variants)
+      + f"steps to {percent(FLAGS.threshold)} | minutes to "
+      f"{percent(FLAGS.threshold)} | ELBO | 100-sample IW bound | final "
+      f"step |",
+      "|---" * (9 + len(variants)) + "|"]
   for run in runs:
     final = run["final"]
     lines.append(
-        f"| {run['seed']}{' (resumed)' if run['launches'] > 1 else ''} | "
+        f"| {run['path']} | {run['seed']}"
+        f"{' (resumed)' if run['launches'] > 1 else ''} | "
         f"{percent(final['count_accuracy'])} | "
-        f"{number(run['steps_to_threshold'], 'd')} | "
+        + "".join(f"{percent(final['variants'][name]['count_accuracy'])} | "
+                  for name in variants)
+        + f"{number(run['steps_to_threshold'], 'd')} | "
         f"{number(run['minutes_to_threshold'], '.1f')} | "
         f"{final['elbo']:.1f} | {final['iw_bound']:.1f} | {final['step']} |")
-  accuracies = [run["final"]["count_accuracy"] for run in runs]
-  minutes = [run["minutes_to_threshold"] for run in runs]
-  reached = [value for value in minutes if value is not None]
-  lines += [
-      "", f"Final count accuracy: mean {percent(np.mean(accuracies))}, "
-      f"min {percent(np.min(accuracies))}, max "
-      f"{percent(np.max(accuracies))}.",
-      f"Reached {percent(FLAGS.threshold)}: {len(reached)} of {len(runs)} "
-      f"seeds; median minutes over all seeds "
-      f"{number(np.median(minutes) if len(reached) == len(runs) else None, '.1f')}.",
-      "", "Confusion matrices (rows: true count 0.., columns: inferred):", ""]
+  lines += ["", f"Per path (k of n: final count accuracy >= "
+            f"{percent(FLAGS.threshold)}):", ""]
+  for path in FLAGS.paths:
+    chosen = [run for run in runs if run["path"] == path]
+    accuracies = [run["final"]["count_accuracy"] for run in chosen]
+    minutes = [run["minutes_to_threshold"] for run in chosen]
+    reached = [value for value in minutes if value is not None]
+    passed = sum(value >= FLAGS.threshold for value in accuracies)
+    bands = "; ".join(
+        f"{name} mean {percent(np.mean(values))}, min "
+        f"{percent(np.min(values))}" for name, values in (
+            (name, [run["final"]["variants"][name]["count_accuracy"]
+                    for run in chosen]) for name in variants))
+    lines.append(
+        f"- {path}: {passed} of {len(chosen)} seeds; final count accuracy "
+        f"mean {percent(np.mean(accuracies))}, min "
+        f"{percent(np.min(accuracies))}, max {percent(np.max(accuracies))}; "
+        f"median minutes to {percent(FLAGS.threshold)} "
+        f"{number(np.median(minutes) if len(reached) == len(chosen) else None, '.1f')}"
+        + (f"; {bands}" if bands else "") + ".")
+  lines += ["", "Seeds x paths, final count accuracy:", "",
+            "| seed | " + " | ".join(FLAGS.paths) + " |",
+            "|---" * (1 + len(FLAGS.paths)) + "|"]
+  by_key = {(run["seed"], run["path"]): run for run in runs}
+  for seed in dict.fromkeys(run["seed"] for run in runs):
+    lines.append(f"| {seed} | " + " | ".join(
+        percent(by_key[seed, path]["final"]["count_accuracy"])
+        for path in FLAGS.paths) + " |")
+  lines += ["", "Confusion matrices (rows: true count 0.., columns: "
+            "inferred):", ""]
   for run in runs:
-    lines.append(f"- seed {run['seed']}: `{run['final']['confusion']}`")
+    lines.append(f"- {run['path']}, seed {run['seed']}: "
+                 f"`{run['final']['confusion']}`")
   return "\n".join(lines) + "\n"
 
 
@@ -131,24 +174,30 @@ def main(argv):
     seeds = [int(seed) for seed in FLAGS.seeds]
   except ValueError:
     cli.fail(f"--seeds takes integers, got {FLAGS.seeds}.")
+  unknown = sorted(set(FLAGS.paths) - set(PATHS))
+  if unknown or not FLAGS.paths:
+    cli.fail(f"--paths takes some of {', '.join(PATHS)}; got "
+             f"{','.join(FLAGS.paths)}.")
   runs = []
-  for seed in seeds:
-    logdir = os.path.join(FLAGS.root, f"seed_{seed}")
-    final_json = os.path.join(logdir, "final.json")
-    if not os.path.exists(final_json):
-      print(f"=== seed {seed}: training in {logdir}", flush=True)
-      _train(seed, logdir)
-      _run("evaluate.py", f"--logdir={logdir}", f"--json={final_json}",
-           f"--num_images={FLAGS.eval_images}",
-           f"--iw_images={FLAGS.iw_images}")
-    runs.append(_summarise(seed, logdir))
+  for path in FLAGS.paths:
+    for seed in seeds:
+      logdir = os.path.join(FLAGS.root, path, f"seed_{seed}")
+      final_json = os.path.join(logdir, "final.json")
+      if not os.path.exists(final_json):
+        print(f"=== path {path}, seed {seed}: training in {logdir}",
+              flush=True)
+        _train(seed, path, logdir)
+        _run("evaluate.py", f"--logdir={logdir}", f"--json={final_json}",
+             f"--num_images={FLAGS.eval_images}",
+             f"--iw_images={FLAGS.iw_images}")
+      runs.append(_summarise(seed, path, logdir))
   report = _table(runs)
   with open(os.path.join(FLAGS.root, "sweep.md"), "w") as f:
     f.write(report)
   with open(os.path.join(FLAGS.root, "sweep.json"), "w") as f:
     json.dump(runs, f, indent=1)
   visualisation.plot_curves(
-      {f"seed {run['seed']}": run["curve"] for run in runs},
+      {f"{run['path']} seed {run['seed']}": run["curve"] for run in runs},
       os.path.join(FLAGS.root, "curves.png"), threshold=FLAGS.threshold)
   print(report, flush=True)
 

@@ -29,7 +29,7 @@ from air_tf import spatial_transformer
 from air_tf import visualisation
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
-from air_tf.training import TrainConfig, Trainer
+from air_tf.training import OBJECTIVES, TrainConfig, Trainer
 
 _DEFAULT_MODEL = AIRConfig()
 _DEFAULT_TRAINING = TrainConfig()
@@ -52,6 +52,14 @@ flags.DEFINE_integer("num_train_images", 60000, "Training scenes.")
 flags.DEFINE_integer("num_eval_images", 1000, "Held-out scenes evaluated "
                      "during training (built from held-out objects).")
 flags.DEFINE_integer("data_seed", 0, "Seed of the scene generator.")
+flags.DEFINE_enum("layout", "ink_apart", data.LAYOUTS, "How objects are "
+                  "placed: inks never touch (boxes may overlap), or Pyro's "
+                  "multi_mnist (whole digits added, saturated scenes "
+                  "redrawn).")
+flags.DEFINE_list("digit_sizes", None, "MIN,MAX side in pixels of "
+                  "multi_mnist's digits (uniform); default: "
+                  f"{','.join(map(str, datasets.DIGIT_SIZES))} (Pyro's "
+                  "sizes with --layout=pyro).")
 # Model.
 flags.DEFINE_integer("max_steps", _DEFAULT_MODEL.max_steps, "N, most objects.")
 flags.DEFINE_integer("z_what_size", _DEFAULT_MODEL.z_what_size, "z_what size.")
@@ -105,6 +113,10 @@ flags.DEFINE_bool("normalize_signal", _DEFAULT_TRAINING.normalize_signal,
 flags.DEFINE_integer("samples_per_image", _DEFAULT_TRAINING.samples_per_image,
                      "K > 1: infer each image K times and centre each "
                      "learning signal by the other K - 1 (costs K times).")
+flags.DEFINE_enum("objective", _DEFAULT_TRAINING.objective, OBJECTIVES,
+                  "elbo: single-sample ELBO, per-step signals, NVIL "
+                  "baseline; vimco: the K-sample bound with VIMCO's "
+                  "leave-one-out signals (K = --samples_per_image).")
 flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
 flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA "
                   "(faster steps, slower start).")
@@ -145,6 +157,7 @@ def data_config_from_flags() -> datasets.DataConfig:
   return datasets.DataConfig(
       name=FLAGS.dataset, counts=counts(FLAGS.counts),
       test_counts=counts(FLAGS.test_counts), seed=FLAGS.data_seed,
+      layout=FLAGS.layout, digit_sizes=counts(FLAGS.digit_sizes),
       mnist_path=FLAGS.mnist_path, omniglot_dir=FLAGS.omniglot_dir)
 
 
@@ -157,7 +170,8 @@ def train_config_from_flags() -> TrainConfig:
       z_pres_prior_start=FLAGS.z_pres_prior, z_pres_prior_end=end,
       z_pres_prior_anneal_steps=FLAGS.z_pres_prior_anneal_steps,
       normalize_signal=FLAGS.normalize_signal,
-      samples_per_image=FLAGS.samples_per_image, seed=FLAGS.seed)
+      samples_per_image=FLAGS.samples_per_image, objective=FLAGS.objective,
+      seed=FLAGS.seed)
 
 
 def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):

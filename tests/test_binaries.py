@@ -206,30 +206,50 @@ def test_export_then_annotate_a_folder(uninterrupted, tmp_path):
     assert (output / f"{name}.png").exists()
 
 
-def test_sweep_trains_evaluates_and_reports_each_seed(tmp_path):
+def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
   root = str(tmp_path / "sweep")
   tiny = [flag for flag in _TINY_FLAGS
           if not flag.startswith(("--eval_every", "--checkpoint_every"))]
   train_flags = ",".join(tiny + ["--num_steps=40", "--eval_every=20",
                                  "--nojit_compile"])
   sweep = ["sweep.py", f"--root={root}", "--seeds=3",
-           f"--train_flags={train_flags}", "--eval_images=20",
-           "--iw_images=4", "--threshold=0.0"]
+           "--paths=xla,no_xla", f"--train_flags={train_flags}",
+           "--eval_images=20", "--iw_images=4", "--threshold=0.0"]
   _run(*sweep)
   with open(os.path.join(root, "sweep.json")) as f:
-    (run,) = json.load(f)
-  assert run["seed"] == 3 and run["final"]["step"] == 40
-  assert [record["step"] for record in run["curve"]] == [20, 40]
-  assert 0 < run["curve"][0]["minutes"] < run["curve"][1]["minutes"]
-  assert run["steps_to_threshold"] == 20
+    runs = json.load(f)
+  assert [(run["path"], run["seed"]) for run in runs] == [
+      ("xla", 3), ("no_xla", 3)]
+  for run in runs:
+    assert run["final"]["step"] == 40
+    assert [record["step"] for record in run["curve"]] == [20, 40]
+    assert 0 < run["curve"][0]["minutes"] < run["curve"][1]["minutes"]
+    assert run["steps_to_threshold"] == 20
+    assert sorted(run["final"]["variants"]) == [
+        "digits_14_18px", "digits_18_24px", "digits_24_28px",
+        "digits_28px", "pyro_layout"]
   with open(os.path.join(root, "sweep.md")) as f:
     report = f.read()
-  assert "| 3 |" in report and "Final count accuracy: mean" in report
+  assert "| no_xla | 3 |" in report
+  assert "- xla: 1 of 1 seeds; final count accuracy mean" in report
+  assert "| seed | xla | no_xla |" in report
   assert os.path.getsize(os.path.join(root, "curves.png")) > 1000
   # A finished seed is reported again without training it again.
   _run(*sweep)
-  with open(os.path.join(root, "seed_3", "launches.jsonl")) as f:
+  with open(os.path.join(root, "xla", "seed_3", "launches.jsonl")) as f:
     assert len(f.readlines()) == 1
+  assert "--paths takes some of" in _run("sweep.py", f"--root={root}",
+                                         "--paths=fast", check=False).stderr
+  # The two paths' runs side by side, from their TensorBoard events.
+  logdirs = ",".join(os.path.join(root, path, "seed_3")
+                     for path in ("xla", "no_xla"))
+  png = str(tmp_path / "compare.png")
+  _run("compare_runs.py", f"--logdirs={logdirs}", f"--png={png}",
+       "--tags=eval/count_accuracy,train/q_pres_step_1")
+  assert os.path.getsize(png) > 1000
+  missing = _run("compare_runs.py", f"--logdirs={logdirs}", "--tags=x/y",
+                 check=False)
+  assert "error: no run has the scalars ['x/y']" in missing.stderr
 
 
 def test_generalisation_counts_numbers_unseen_in_training(tmp_path):

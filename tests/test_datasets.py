@@ -28,10 +28,36 @@ def test_counts_default_per_dataset():
     ({"name": "omniglot"}, "needs --omniglot_dir"),
     ({"counts": (-1, 2)}, "counts must be non-negative"),
     ({"test_counts": ()}, "test_counts must be non-negative"),
+    ({"layout": "overlapping"}, "Unknown layout 'overlapping'"),
+    ({"digit_sizes": (28, 14)}, r"1 <= min <= max, got \(28, 14\)"),
+    ({"layout": "pyro", "digit_sizes": (14, 28)}, "leave it unset"),
+    ({"name": "sprites", "digit_sizes": (14, 28)}, "leave it unset"),
 ])
 def test_bad_configs_say_what_was_expected(fields, message):
   with pytest.raises(ValueError, match=message):
     DataConfig(**fields)
+
+
+def test_digit_sizes_default_to_14_to_28_pixels():
+  assert DataConfig().digit_sizes == (14, 28) == datasets.DIGIT_SIZES
+  assert DataConfig(layout="pyro").digit_sizes is None
+  assert DataConfig(name="sprites").digit_sizes is None
+  assert DataConfig.from_json(DataConfig(digit_sizes=[20, 22]).to_json()) == (
+      DataConfig(digit_sizes=(20, 22)))
+
+
+def test_held_out_variants_cover_each_size_band_and_pyro():
+  variants = datasets.held_out_variants(DataConfig(seed=3, counts=(1,)))
+  assert {name: (config.layout, config.digit_sizes)
+          for name, config in variants.items()} == {
+              "digits_14_18px": ("ink_apart", (14, 18)),
+              "digits_18_24px": ("ink_apart", (18, 24)),
+              "digits_24_28px": ("ink_apart", (24, 28)),
+              "digits_28px": ("ink_apart", (28, 28)),
+              "pyro_layout": ("pyro", None)}
+  assert all(config.seed == 3 and config.counts == (1,)
+             for config in variants.values())
+  assert datasets.held_out_variants(DataConfig(name="sprites")) == {}
 
 
 def test_unknown_json_fields_are_rejected():

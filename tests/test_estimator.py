@@ -129,3 +129,60 @@ def test_normalizer_centres_and_scales():
                              rtol=0.05)
   scaled = normalizer.normalize(signals - normalizer.mean).numpy()
   np.testing.assert_allclose(scaled.std(0), [1.0, 1.0], rtol=0.05)
+
+
+def test_vimco_estimates_the_gradient_of_the_k_sample_bound():
+  # Toy: log p(x, n) = g(n) for n = leading ones of 3 Bernoullis, so
+  # log w = g(n) - log q(n); E[log (w_1 + w_2) / 2] has an exact gradient
+  # over all pairs of counts.
+  g = tf.constant([-3.0, 1.0, -0.5, 2.0])
+  logits = tf.Variable([0.3, -0.5, 1.1])
+
+  def count_probabilities():
+    p = tf.sigmoid(logits)
+    return tf.stack([1 - p[0], p[0] * (1 - p[1]), p[0] * p[1] * (1 - p[2]),
+                     p[0] * p[1] * p[2]])
+
+  with tf.GradientTape() as tape:
+    probs = count_probabilities()
+    log_w = g - tf.math.log(probs)
+    pair_bound = tf.reduce_logsumexp(
+        tf.stack(tf.meshgrid(log_w, log_w, indexing="ij")), axis=0) - np.log(2)
+    expected = tf.reduce_sum(probs[:, None] * probs[None, :] * pair_bound)
+  exact = tape.gradient(expected, logits).numpy()
+
+  estimates, bound_only = [], []
+  for batch in range(100):
+    q = tfd.Bernoulli(logits=tf.broadcast_to(logits, [2000, 3]),
+                      dtype=tf.float32)
+    z_pres = tf.math.cumprod(q.sample(seed=tf.constant([batch, 3])), axis=1)
+    sampled = presence_before(z_pres)
+    count = tf.cast(tf.reduce_sum(z_pres, 1), tf.int32)
+    with tf.GradientTape(persistent=True) as tape:
+      log_q_pres = sampled * tfd.Bernoulli(
+          logits=tf.broadcast_to(logits, [2000, 3]),
+          dtype=tf.float32).log_prob(z_pres)
+      log_weight = tf.gather(g, count) - tf.reduce_sum(log_q_pres, axis=1)
+      losses = estimator.vimco_losses(log_weight, log_q_pres, 2)
+      bound = tf.reduce_mean(tf.reduce_logsumexp(
+          tf.reshape(log_weight, [-1, 2]), axis=1))
+    estimates.append(-tape.gradient(losses.model_loss, logits).numpy())
+    bound_only.append(tape.gradient(bound, logits).numpy())
+  estimates, bound_only = np.array(estimates), np.array(bound_only)
+  _assert_unbiased(estimates, estimates.mean(0), exact)
+  # The score-function term is needed: the bound's own gradient alone
+  # (through log q in the weights) is biased.
+  standard_error = bound_only.std(0) / np.sqrt(len(bound_only))
+  assert (np.abs(bound_only.mean(0) - exact) > 6 * standard_error).any()
+
+
+def test_vimco_signal_is_the_bound_minus_the_leave_one_out_bound():
+  log_weight = tf.constant([0.0, 1.0, 3.0])
+  losses = estimator.vimco_losses(log_weight, tf.zeros([3, 2]), 3)
+  bound = np.log(np.mean(np.exp([0.0, 1.0, 3.0])))
+  for k, replaced in enumerate([[2.0, 1.0, 3.0], [0.0, 1.5, 3.0],
+                                [0.0, 1.0, 0.5]]):
+    np.testing.assert_allclose(
+        losses.residual[k, 0], bound - np.log(np.mean(np.exp(replaced))),
+        rtol=1e-5)
+  np.testing.assert_allclose(losses.model_loss, -bound, rtol=1e-6)

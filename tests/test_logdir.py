@@ -86,3 +86,14 @@ def test_logdir_rejects_a_different_dataset(tmp_path):
 def test_missing_config_is_reported(tmp_path):
   with pytest.raises(FileNotFoundError, match="not a training logdir"):
     logdir.load_config(str(tmp_path))
+
+
+def test_scalars_are_read_back_as_written(tmp_path):
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    for step in (10, 20):
+      tf.summary.scalar("train/elbo", 100.0 + step, step=step)
+    tf.summary.image("eval/picture", tf.zeros([1, 4, 4, 1]), step=10)
+  writer.flush()
+  assert logdir.read_scalars(str(tmp_path)) == {
+      "train/elbo": {10: 110.0, 20: 120.0}}

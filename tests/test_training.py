@@ -1,5 +1,7 @@
 """Training raises the ELBO, and a resumed run equals an uninterrupted one."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -69,6 +71,8 @@ def test_logs_are_finite_scalars(interrupted_and_resumed):
   _, _, _, logs, *_ = interrupted_and_resumed
   for name, value in logs[-1].items():
     assert value.shape == () and np.isfinite(value), name
+  # q(z_pres_i = 1) of each step, where it was asked.
+  assert all(0 <= logs[-1][f"q_pres_step_{i}"] <= 1 for i in range(3))
   np.testing.assert_allclose(logs[-1]["z_pres_prior"], 0.05, rtol=1e-5)
 
 
@@ -83,6 +87,34 @@ def test_bad_training_settings_are_rejected():
     TrainConfig(z_pres_prior_start=1.0)
   with pytest.raises(ValueError, match="positive"):
     TrainConfig(batch_size=0)
+  with pytest.raises(ValueError, match="objective must be one of"):
+    TrainConfig(objective="iwae")
+  with pytest.raises(ValueError, match="vimco objective needs"):
+    TrainConfig(objective="vimco", samples_per_image=1)
+
+
+def test_vimco_training_raises_the_k_sample_bound(tiny_config):
+  tf.random.set_seed(0)
+  images = _images()
+  config = dataclasses.replace(CONFIG, objective="vimco",
+                               samples_per_image=4)
+  trainer = Trainer(AIR(tiny_config), config)
+
+  def bound():
+    output = trainer.model(tf.repeat(images, 16, axis=0), 0.05,
+                           seed=tf.constant([5, 5]))
+    log_weight = tf.reshape(output.log_weight, [-1, 16])
+    return float(tf.reduce_mean(tf.reduce_logsumexp(log_weight, 1)))
+
+  before = bound()
+  baseline_before = [v.numpy() for v in trainer.model.baseline.variables]
+  for _ in range(40):
+    logs = trainer.train_step(images)
+  assert bound() > before + 5
+  assert np.isfinite(float(logs["signal_variance"]))
+  # VIMCO needs no learned baseline: it is left as it was.
+  for a, b in zip(baseline_before, trainer.model.baseline.variables):
+    np.testing.assert_array_equal(a, b.numpy())
 
 
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):

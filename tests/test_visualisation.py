@@ -62,3 +62,13 @@ def test_accuracy_bars_widen_with_the_number_of_tests(tmp_path):
   picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
   assert picture.shape[:2] == (400, 660)
   assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
+
+
+def test_scalars_plot_has_a_panel_per_tag(tmp_path):
+  runs = {"failed": {"train/q": {100: 0.5, 200: 0.01}, "eval/acc": {1: 0.7}},
+          "good": {"train/q": {100: 0.5, 200: 0.6}}}
+  path = str(tmp_path / "compare.png")
+  visualisation.plot_scalars(runs, ["train/q", "eval/acc"], path, columns=2)
+  picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  assert picture.shape[:2] == (320, 840)
+  assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
