@@ -23,7 +23,12 @@ class AIRConfig:
       with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
-    dair: whether inference sees image minus the reconstruction so far.
+    dair: whether inference sees image minus the reconstruction so far
+      (DAIR). On by default: without it, a second step that learnt early
+      to stay off has nothing telling it where the unexplained digit is,
+      and in 2 of 4 seeds it never came back (docs/RESULTS.md, issue 13);
+      with it, every step reads what is left, and the weights that taught
+      step 1 to find a digit find the next one.
     likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
     likelihood_std: pixel standard deviation of the normal likelihood.
     decoder_output_bias: added to the decoder logits before the sigmoid, so
@@ -63,7 +68,7 @@ class AIRConfig:
   image_encoder_hidden: tuple[int, ...] = (256,)
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
-  dair: bool = False
+  dair: bool = True
   likelihood: str = "normal"
   likelihood_std: float = 0.3
   decoder_output_bias: float = -2.0

@@ -20,19 +20,17 @@ class TrainConfig:
     batch_size: distinct images per step (each inferred
       `samples_per_image` times).
     learning_rate: Adam's step size for the model and inference network.
-      3e-4 rather than the reproductions' 1e-4: on digits of 14-28 px a
-      second step that switched off early came back twice as fast
-      (docs/RESULTS.md, issue 13).
+      3e-4 rather than the reproductions' 1e-4: DAIR on digits of 14-28 px
+      passed 96% at 2,000 steps instead of 4,000 (docs/RESULTS.md, issue
+      13).
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
       learn outputs of hundreds of nats quickly: at 1e-3 its error stayed
       ~300 nats for thousands of steps (docs/RESULTS.md).
     z_pres_prior_start: prior probability of one more object at step 0.
-      1e-3 (6.9 nats per object): a 14 px digit holds a quarter of a
-      28 px digit's ink, and at 1e-5 (11.5 nats) models left small second
-      digits unexplained; at the reproductions' 0.01 (4.6 nats), on
-      same-size digits, stacking two or three dim objects on one digit
-      scored higher early on and the counts locked in there
-      (docs/RESULTS.md, runs H-J and issue 13).
+      1e-5 (11.5 nats per object) rather than the reproductions' 0.01
+      (4.6): early on, while decoded objects are dim, stacking two or three
+      on one digit otherwise scores higher, and the counts lock in there
+      (docs/RESULTS.md, runs H-J).
     z_pres_prior_end: the same after `z_pres_prior_anneal_steps`; the value
       moves log-linearly in between.
     z_pres_prior_anneal_steps: 0 keeps `z_pres_prior_start` throughout.
@@ -53,8 +51,8 @@ class TrainConfig:
   batch_size: int = 16
   learning_rate: float = 3e-4
   baseline_learning_rate: float = 1e-2
-  z_pres_prior_start: float = 1e-3
-  z_pres_prior_end: float = 1e-3
+  z_pres_prior_start: float = 1e-5
+  z_pres_prior_end: float = 1e-5
   z_pres_prior_anneal_steps: int = 0
   normalize_signal: bool = False
   samples_per_image: int = 4

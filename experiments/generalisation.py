@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from air_tf import cli
 from air_tf import visualisation
 
-MODELS = {"air": [], "dair": ["--dair"]}
+MODELS = {"air": ["--nodair"], "dair": ["--dair"]}
 
 flags.DEFINE_string("root", "runs/generalisation", "One logdir per run "
                     "goes here.")
@@ -92,7 +92,7 @@ def _train_and_test(model: str, seed: int, test: str,
         test == "interpolation") else []
     _run("train.py", f"--logdir={logdir}", f"--seed={seed}",
          "--counts=" + ",".join(map(str, train_counts)), *watched,
-         *MODELS[model], *FLAGS.train_flags)
+         *FLAGS.train_flags, *MODELS[model])  # The model's flag wins.
   results = {}
   for name, counts in evaluations.items():
     if not os.path.exists(paths[name]):
