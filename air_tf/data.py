@@ -174,6 +174,9 @@ def _crop_to_ink(image: np.ndarray) -> np.ndarray:
 
 # Scene layouts of `scatter_objects`.
 LAYOUTS = ("ink_apart", "pyro")
+# Sides in pixels of multi-MNIST's digits by default: from the public
+# reproductions' shrunk digits up to the paper's full-size ones.
+DIGIT_SIZES = (14, 28)
 # Scenes tried before the objects are declared not to fit.
 _MAX_PLACEMENT_TRIES = 1000
 
@@ -342,7 +345,7 @@ def multi_mnist(mnist_path: Optional[str] = None, num_train: int = 60000,
                 counts: Sequence[int] = (0, 1, 2),
                 test_counts: Optional[Sequence[int]] = None,
                 layout: str = "ink_apart",
-                digit_sizes: Optional[tuple[int, int]] = (14, 28)
+                digit_sizes: Optional[tuple[int, int]] = DIGIT_SIZES
                 ) -> tuple[Scenes, Scenes]:
   """Multi-MNIST: training scenes from MNIST train digits, test from test.
 

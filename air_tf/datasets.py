@@ -10,7 +10,6 @@ from air_tf import omniglot
 from air_tf import sprites
 
 DATASETS = ("multi_mnist", "sprites", "omniglot")
-DIGIT_SIZES = (14, 28)
 _DEFAULT_COUNTS = {"multi_mnist": (0, 1, 2), "sprites": (0, 1, 2, 3),
                    "omniglot": (0, 1, 2)}
 
@@ -67,7 +66,7 @@ class DataConfig:
                          f"ink_apart only (dataset {self.name!r}, layout "
                          f"{self.layout!r}); leave it unset.")
     elif self.digit_sizes is None:
-      object.__setattr__(self, "digit_sizes", DIGIT_SIZES)
+      object.__setattr__(self, "digit_sizes", data.DIGIT_SIZES)
     else:
       sizes = tuple(self.digit_sizes)
       if len(sizes) != 2 or not 1 <= sizes[0] <= sizes[1]:

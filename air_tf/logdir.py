@@ -137,4 +137,3 @@ def read_scalars(logdir: str) -> dict[str, dict[int, float]]:
     if all(value.ndim == 0 for value in values.values()):
       scalars[tag] = {step: float(value) for step, value in values.items()}
   return scalars
-

@@ -169,14 +169,14 @@ class Trainer(tf.Module):
     vimco = self.config.objective == "vimco"
     with tf.GradientTape(persistent=True) as tape:
       output = model(images, prior_prob, seed=seed)
-      signals = estimator.learning_signals(output.log_likelihood,
-                                           output.kl_where, output.kl_what,
-                                           output.kl_pres)
       posterior = output.posterior
       if vimco:
         losses = estimator.vimco_losses(output.log_weight, output.log_q_pres,
                                         samples)
       else:
+        signals = estimator.learning_signals(output.log_likelihood,
+                                             output.kl_where, output.kl_what,
+                                             output.kl_pres)
         centre = (estimator.leave_one_out_means(signals, samples)
                   if samples > 1 else self.normalizer.mean)
         baseline = model.baseline(images, posterior.z_pres,
@@ -192,7 +192,7 @@ class Trainer(tf.Module):
     del tape
     finite = tf.reduce_all([
         tf.reduce_all(tf.math.is_finite(value)) for value in
-        [losses.model_loss, losses.baseline_loss, signals,
+        [losses.model_loss, losses.baseline_loss, losses.residual,
          *model_gradients, *baseline_gradients]])
     # A non-finite update would spoil every parameter for good: skip it,
     # count it, and let the caller decide when too many in a row is fatal.

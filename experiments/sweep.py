@@ -119,7 +119,7 @@ def _table(runs: list[dict]) -> str:
       + f"steps to {percent(FLAGS.threshold)} | minutes to "
       f"{percent(FLAGS.threshold)} | ELBO | 100-sample IW bound | final "
       f"step |",
-      "|---" * (9 + len(variants)) + "|"]
+      "|---" * (8 + len(variants)) + "|"]
   for run in runs:
     final = run["final"]
     lines.append(

@@ -58,7 +58,7 @@ flags.DEFINE_enum("layout", "ink_apart", data.LAYOUTS, "How objects are "
                   "redrawn).")
 flags.DEFINE_list("digit_sizes", None, "MIN,MAX side in pixels of "
                   "multi_mnist's digits (uniform); default: "
-                  f"{','.join(map(str, datasets.DIGIT_SIZES))} (Pyro's "
+                  f"{','.join(map(str, data.DIGIT_SIZES))} (Pyro's "
                   "sizes with --layout=pyro).")
 # Model.
 flags.DEFINE_integer("max_steps", _DEFAULT_MODEL.max_steps, "N, most objects.")
