@@ -107,14 +107,13 @@ def test_vimco_training_raises_the_k_sample_bound(tiny_config):
     return float(tf.reduce_mean(tf.reduce_logsumexp(log_weight, 1)))
 
   before = bound()
-  baseline_before = [v.numpy() for v in trainer.model.baseline.variables]
-  for _ in range(40):
+  for _ in range(100):
     logs = trainer.train_step(images)
-  assert bound() > before + 5
+  assert bound() > before + 2  # 16x16 scenes: ~73 nats when perfect.
   assert np.isfinite(float(logs["signal_variance"]))
-  # VIMCO needs no learned baseline: it is left as it was.
-  for a, b in zip(baseline_before, trainer.model.baseline.variables):
-    np.testing.assert_array_equal(a, b.numpy())
+  # VIMCO needs no learned baseline: none is built or trained.
+  assert not any("baseline" in variable.name
+                 for variable in trainer.model.trainable_variables)
 
 
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):
