@@ -78,6 +78,15 @@ class Evaluator:
       parts["reconstruction"].append(output.reconstruction.numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
 
+  def count(self, images: np.ndarray, counts: np.ndarray,
+            z_pres_prob: float) -> tuple[float, np.ndarray]:
+    """(count accuracy, true x inferred confusion matrix) of deterministic
+    inference on `[K, H, W]` float images with true `[K]` counts."""
+    inferred = self.infer(images, z_pres_prob)["count"]
+    confusion = confusion_matrix(counts, inferred,
+                                 self._model.config.max_steps)
+    return float(np.mean(inferred == counts)), confusion
+
   def __call__(self, images: np.ndarray, counts: np.ndarray,
                z_pres_prob: float, seed: int = 0,
                iw_samples: int = 0) -> Evaluation:
@@ -93,9 +102,7 @@ class Evaluator:
     Returns:
       The `Evaluation`.
     """
-    inferred = self.infer(images, z_pres_prob)["count"]
-    max_count = self._model.config.max_steps
-    confusion = confusion_matrix(counts, inferred, max_count)
+    accuracy, confusion = self.count(images, counts, z_pres_prob)
     num_samples = max(iw_samples, 1)
     chunk = max(1, self._batch_size // num_samples)
     elbos, bounds = [], []
@@ -108,8 +115,9 @@ class Evaluator:
       bounds.append(tf.reduce_logsumexp(log_weight, axis=1).numpy() -
                     np.log(num_samples))
     return Evaluation(
-        count_accuracy=float(np.mean(inferred == counts)),
-        confusion=confusion, mean_count=float(np.mean(inferred)),
+        count_accuracy=accuracy, confusion=confusion,
+        mean_count=float(confusion.sum(0) @ np.arange(len(confusion)) /
+                         len(images)),
         elbo=float(np.mean(np.concatenate(elbos))),
         iw_bound=float(np.mean(np.concatenate(bounds))) if iw_samples else None,
         iw_samples=iw_samples)

@@ -92,12 +92,12 @@ def main(argv):
     for name, variant in datasets.held_out_variants(data_config).items():
       _, scenes = datasets.make_scenes(variant, 0, FLAGS.num_images,
                                        config.canvas_size[0])
-      counted = evaluator(scenes.float_images(), scenes.counts,
-                          FLAGS.z_pres_prior)
-      variants[name] = {"count_accuracy": counted.count_accuracy,
-                        "confusion": counted.confusion.tolist()}
-      print(f"{name}: count accuracy {counted.count_accuracy:.4f}; "
-            f"confusion {counted.confusion.tolist()}")
+      accuracy, confusion = evaluator.count(
+          scenes.float_images(), scenes.counts, FLAGS.z_pres_prior)
+      variants[name] = {"count_accuracy": accuracy,
+                        "confusion": confusion.tolist()}
+      print(f"{name}: count accuracy {accuracy:.4f}; confusion "
+            f"{confusion.tolist()}")
 
   shown = evaluator.infer(images[:FLAGS.num_examples], FLAGS.z_pres_prior)
   boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],

@@ -30,6 +30,10 @@ def test_evaluator_figures_are_consistent(tiny_config):
   assert np.isfinite(result.elbo)
   wrong = evaluator(images, (inferred + 1) % 4, 0.3)
   assert wrong.count_accuracy == 0.0
+  # Counting alone gives the same figures without the sampled bounds.
+  accuracy, confusion = evaluator.count(images, (inferred + 1) % 4, 0.3)
+  assert accuracy == 0.0
+  np.testing.assert_array_equal(confusion, wrong.confusion)
 
 
 def test_first_reaching_returns_the_first_record_at_or_above():
