@@ -1,10 +1,16 @@
 """air_tf: Attend, Infer, Repeat in TensorFlow 2."""
 
+import re
+
 import setuptools
+
+# The version is declared once, in the package.
+_VERSION = re.search(r'__version__ = "(.+)"',
+                     open("air_tf/__init__.py", encoding="utf-8").read())
 
 setuptools.setup(
     name="air_tf",
-    version="0.1.0",
+    version=_VERSION.group(1),
     description="Attend, Infer, Repeat (Eslami et al., 2016) in TensorFlow 2, "
                 "Sonnet 2 and TensorFlow Probability.",
     long_description=open("README.md", encoding="utf-8").read(),

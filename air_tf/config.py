@@ -88,6 +88,11 @@ class AIRConfig:
                  "baseline_lstm_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
+                 "baseline_hidden"):
+      if any(size < 1 for size in getattr(self, name)):
+        raise ValueError(f"{name} must be layer sizes >= 1, got "
+                         f"{getattr(self, name)}.")
     if self.likelihood not in LIKELIHOODS:
       raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got "
                        f"{self.likelihood!r}.")

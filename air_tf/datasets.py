@@ -57,6 +57,8 @@ class DataConfig:
       object.__setattr__(self, "counts", _DEFAULT_COUNTS[self.name])
     if self.test_counts is None:
       object.__setattr__(self, "test_counts", self.counts)
+    if self.seed < 0:
+      raise ValueError(f"seed must be >= 0, got {self.seed}.")
     if self.layout not in data.LAYOUTS:
       raise ValueError(f"Unknown layout {self.layout!r}; expected one of "
                        f"{data.LAYOUTS}.")
@@ -94,6 +96,20 @@ _VARIANTS = {"digits_14_18px": {"digit_sizes": (14, 18)},
              "digits_24_28px": {"digit_sizes": (24, 28)},
              "digits_28px": {"digit_sizes": (28, 28)},
              "pyro_layout": {"layout": "pyro", "digit_sizes": None}}
+
+
+# The final evaluation's scenes come from the generator seeded this much
+# further on: drawn like the held-out scenes watched during training, and
+# independently of them.
+_FINAL_EVALUATION_SEED_OFFSET = 1000
+
+
+def final_evaluation_config(config: DataConfig) -> DataConfig:
+  """The scenes of a run's final evaluation (`experiments/evaluate.py`):
+  `config`'s held-out scenes, drawn independently of those that training
+  evaluated every `--eval_every` steps."""
+  return dataclasses.replace(
+      config, seed=config.seed + _FINAL_EVALUATION_SEED_OFFSET)
 
 
 def held_out_variants(config: DataConfig) -> dict[str, DataConfig]:

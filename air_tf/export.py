@@ -12,7 +12,13 @@ loaded: `tf.saved_model.load(path)` gives its signatures
 - `sample`: `num_samples` int32 scalar -> `images` `[B, H, W]`, `count`
   `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.
 
-and the model's configuration as variables: `config_json` (the whole
+The same inference is the loaded object's function `infer(images)`, which
+refuses float64, float16, bfloat16, uint8, int32 and int64 images with a
+message that names float32 and the dtype it got (the signatures, typed
+float32, leave that to TensorFlow: "expected to be a float tensor but is
+a double tensor").
+
+The model's configuration is stored as variables: `config_json` (the whole
 `AIRConfig` as JSON), `canvas_size` `[2]`, `max_steps`, `z_what_size` and
 `z_pres_prior` (the prior probability `sample` draws objects with).
 """
@@ -26,12 +32,24 @@ from air_tf import spatial_transformer
 from air_tf.model import AIR, presence_before
 
 
+# Image dtypes that `infer` refuses with a message naming float32 and what
+# it got; the signatures take float32 only and TensorFlow's own message.
+_REFUSED_DTYPES = (tf.float64, tf.float16, tf.bfloat16, tf.uint8, tf.int32,
+                   tf.int64)
+
+
 def _checked_images(images: tf.Tensor,
                     canvas_size: tuple[int, int]) -> tf.Tensor:
   """`images` with a static `[B, H, W]` shape, or an error saying why not."""
   height, width = canvas_size
   expected = (f"expected float32 images of shape [B, {height}, {width}], "
               f"B >= 1, with values in [0, 1]")
+  if images.dtype != tf.float32:
+    refusal = tf.debugging.Assert(False, [
+        f"images have dtype {images.dtype.name}: {expected} (uint8 pixels: "
+        f"divide by 255)."])
+    with tf.control_dependencies([refusal]):
+      images = tf.cast(images, tf.float32)
   rank_check = tf.debugging.assert_rank(
       images, 3, message=f"images have the wrong rank: {expected}")
   with tf.control_dependencies([rank_check]):
@@ -77,8 +95,7 @@ class ServingModule(tf.Module):
         z_where, self._model.config.canvas_size)
     return boxes * z_pres[..., tf.newaxis]
 
-  @tf.function(input_signature=[tf.TensorSpec(None, tf.float32,
-                                              name="images")])
+  @tf.function
   def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """Deterministic inference; see the module docstring."""
     model = self._model
@@ -118,8 +135,11 @@ def export(model: AIR, z_pres_prior: float, export_dir: str) -> None:
   complete, so `export_dir` never holds half a model.
   """
   module = ServingModule(model, z_pres_prior)
-  signatures = {"serving_default": module.infer, "infer": module.infer,
-                "sample": module.sample}
+  infer = {dtype: module.infer.get_concrete_function(
+      tf.TensorSpec(None, dtype, name="images"))
+           for dtype in (tf.float32,) + _REFUSED_DTYPES}
+  signatures = {"serving_default": infer[tf.float32],
+                "infer": infer[tf.float32], "sample": module.sample}
   export_dir = os.path.abspath(export_dir)
   partial = export_dir + ".partial"
   shutil.rmtree(partial, ignore_errors=True)

@@ -1,54 +1,161 @@
-"""A training run's folder: its model and data configurations, checkpoints."""
+"""A training run's folder: this module reads and writes every file in it.
+
+    config.json      the model (`AIRConfig`)
+    data.json        the scenes (`datasets.DataConfig`)
+    train.json       how it is trained (`training.TrainConfig`)
+    launches.jsonl   one line per launch of the training: when, from which
+                     step, the code version (git commit, air_tf version) and
+                     the command line
+    eval.jsonl       one line per held-out evaluation during training
+    checkpoints/     the training state (`tf.train.CheckpointManager`)
+    events.*         TensorBoard summaries (training, and `write_hparams`)
+"""
 
 import dataclasses
 import os
-from typing import Optional, TypeVar
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Optional, Sequence, TypeVar
 
 from absl import logging
 import tensorflow as tf
 
+import air_tf
+from air_tf import files
 from air_tf.config import AIRConfig
 from air_tf.datasets import DataConfig
 from air_tf.model import AIR
+from air_tf.training import TrainConfig
+from air_tf.training import z_pres_prior_prob
 
 CONFIG_FILE = "config.json"
 DATA_CONFIG_FILE = "data.json"
+TRAIN_CONFIG_FILE = "train.json"
+LAUNCHES_FILE = "launches.jsonl"
+EVAL_RECORDS_FILE = "eval.jsonl"
 CHECKPOINT_FOLDER = "checkpoints"
-_FILES = {AIRConfig: CONFIG_FILE, DataConfig: DATA_CONFIG_FILE}
-RunConfig = TypeVar("RunConfig", AIRConfig, DataConfig)
+_FILES = {AIRConfig: CONFIG_FILE, DataConfig: DATA_CONFIG_FILE,
+          TrainConfig: TRAIN_CONFIG_FILE}
+_WHAT = {AIRConfig: "model", DataConfig: "dataset",
+         TrainConfig: "training configuration"}
+RunConfig = TypeVar("RunConfig", AIRConfig, DataConfig, TrainConfig)
 
 
-def ensure_config(logdir: str, config: RunConfig) -> None:
+def config_differences(recorded: RunConfig, asked: RunConfig) -> list[str]:
+  """"field: recorded there, asked" for every field that differs."""
+  return sorted(
+      f"{field.name}: {getattr(recorded, field.name)} there, "
+      f"{getattr(asked, field.name)} asked"
+      for field in dataclasses.fields(recorded)
+      if getattr(recorded, field.name) != getattr(asked, field.name))
+
+
+def ensure_config(logdir: str, config: RunConfig,
+                  replace: bool = False) -> None:
   """Records `config` in a new logdir, or checks it matches the recorded one.
 
+  Args:
+    logdir: the run's folder (created if needed).
+    config: an `AIRConfig`, `DataConfig` or `TrainConfig`.
+    replace: record `config` even if the run recorded another one.
+
   Raises:
-    ValueError: the logdir holds a run with a different `config`.
+    ValueError: the logdir holds a run with a different `config`, and not
+      `replace`.
   """
   path = os.path.join(logdir, _FILES[type(config)])
   if tf.io.gfile.exists(path):
     recorded = load_config(logdir, type(config))
-    if recorded != config:
-      differences = sorted(
-          f"{name}: {getattr(recorded, name)} there, {getattr(config, name)} "
-          f"asked" for name in recorded.__dataclass_fields__
-          if getattr(recorded, name) != getattr(config, name))
-      what = "model" if isinstance(config, AIRConfig) else "dataset"
-      raise ValueError(f"{logdir} holds a different {what} ("
-                       + "; ".join(differences) + "). Use another --logdir "
-                       "or the flags it was trained with.")
-    return
+    if recorded == config:
+      return
+    differences = "; ".join(config_differences(recorded, config))
+    if not replace:
+      raise ValueError(f"{logdir} holds a different {_WHAT[type(config)]} ("
+                       f"{differences}). Use another --logdir or the flags "
+                       f"it was trained with.")
+    logging.warning("Replacing the recorded %s of %s: %s",
+                    _WHAT[type(config)], logdir, differences)
   tf.io.gfile.makedirs(logdir)
-  tf.io.gfile.GFile(path + ".partial", "w").write(config.to_json())
-  tf.io.gfile.rename(path + ".partial", path, overwrite=True)
+  files.write_atomically(path, config.to_json())
 
 
 def load_config(logdir: str, kind: type[RunConfig] = AIRConfig) -> RunConfig:
-  """The model (or, with `kind=DataConfig`, data) configuration of a run."""
+  """The model (or, with `kind`, data or training) configuration of a run."""
   path = os.path.join(logdir, _FILES[kind])
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f"{logdir} has no {_FILES[kind]}: not a training "
                             f"logdir of experiments/train.py.")
   return kind.from_json(tf.io.gfile.GFile(path).read())
+
+
+def final_z_pres_prior(logdir: str, step: int) -> float:
+  """The prior probability of one more object that the run's training
+  schedule reached at `step`: the prior its ELBO is to be scored under."""
+  if not tf.io.gfile.exists(os.path.join(logdir, TRAIN_CONFIG_FILE)):
+    raise FileNotFoundError(
+        f"{logdir} has no {TRAIN_CONFIG_FILE}, so its training prior is "
+        f"unknown (runs before air_tf 0.1.0 recorded none): pass "
+        f"--z_pres_prior.")
+  return float(z_pres_prior_prob(step, load_config(logdir, TrainConfig)))
+
+
+def _process_start_time() -> float:
+  """When this process started (Linux), so that a launch's wall time
+  includes the import of TensorFlow; elsewhere, now."""
+  try:
+    with open("/proc/self/stat") as f:
+      start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/stat") as f:
+      boot_time = next(int(line.split()[1]) for line in f
+                       if line.startswith("btime"))
+    return boot_time + start_ticks / os.sysconf("SC_CLK_TCK")
+  except (OSError, ValueError, IndexError, StopIteration):
+    return time.time()
+
+
+def _git_commit() -> Optional[str]:
+  """The commit of the air_tf checkout this code runs from, with "+changes"
+  if files differ from it; None outside a git checkout."""
+  folder = os.path.dirname(os.path.abspath(air_tf.__file__))
+  try:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder,
+                            capture_output=True, text=True, timeout=10,
+                            check=True).stdout.strip()
+    changes = subprocess.run(["git", "status", "--porcelain",
+                              "--untracked-files=no"], cwd=folder,
+                             capture_output=True, text=True, timeout=10,
+                             check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return commit + ("+changes" if changes else "")
+
+
+def record_launch(logdir: str, start_step: int,
+                  argv: Sequence[str] = tuple(sys.argv)) -> None:
+  """Appends this launch of the training to the run's launch records."""
+  tf.io.gfile.makedirs(logdir)
+  files.append_json_line(os.path.join(logdir, LAUNCHES_FILE), {
+      "time": _process_start_time(), "start_step": start_step,
+      "commit": _git_commit(), "air_tf_version": air_tf.__version__,
+      "tensorflow_version": tf.__version__, "host": socket.gethostname(),
+      "argv": list(argv)})
+
+
+def read_launches(logdir: str) -> list[dict[str, Any]]:
+  """The run's launch records, oldest first."""
+  return files.read_json_lines(os.path.join(logdir, LAUNCHES_FILE))
+
+
+def append_eval_record(logdir: str, record: dict[str, Any]) -> None:
+  """Appends one held-out evaluation (step, time, figures)."""
+  files.append_json_line(os.path.join(logdir, EVAL_RECORDS_FILE), record)
+
+
+def read_eval_records(logdir: str) -> list[dict[str, Any]]:
+  """The run's held-out evaluations, in the order they were made."""
+  return files.read_json_lines(os.path.join(logdir, EVAL_RECORDS_FILE))
 
 
 def _is_intact(path: str) -> bool:
@@ -137,3 +244,53 @@ def read_scalars(logdir: str) -> dict[str, dict[int, float]]:
     if all(value.ndim == 0 for value in values.values()):
       scalars[tag] = {step: float(value) for step, value in values.items()}
   return scalars
+
+
+def flags_as_hparams(flag_args: Sequence[str]) -> dict[str, Any]:
+  """Command-line flags ("--name=value", "--name", "--noname") as
+  TensorBoard hyperparameters: name -> bool, int, float or str."""
+  hparams = {}
+  for arg in flag_args:
+    name, has_value, text = arg.lstrip("-").partition("=")
+    if not has_value:
+      negated = name.startswith("no")
+      hparams[name[2:] if negated else name] = not negated
+      continue
+    for kind in (int, float):
+      try:
+        hparams[name] = kind(text)
+        break
+      except ValueError:
+        pass
+    else:
+      hparams[name] = text
+  return hparams
+
+
+def write_hparams(root: str, runs: Sequence[tuple[str, dict[str, Any],
+                                                   dict[str, float]]]) -> None:
+  """Records a sweep for TensorBoard's HParams dashboard.
+
+  Args:
+    root: the sweep's folder (TensorBoard's --logdir); gets the experiment:
+      every hyperparameter and metric of the runs.
+    runs: (run's logdir under `root`, its hyperparameters, its final
+      metrics: tag -> value, None where missing), one per run. Each run's
+      logdir gets its hyperparameters and metrics as summaries of step 0.
+  """
+  # pylint: disable=g-import-not-at-top  (TensorBoard only when writing.)
+  from tensorboard.plugins.hparams import api as hparams_api
+  names = sorted({name for _, hparams, _ in runs for name in hparams})
+  tags = sorted({tag for _, _, metrics in runs for tag in metrics})
+  with tf.summary.create_file_writer(root).as_default():
+    hparams_api.hparams_config(
+        hparams=[hparams_api.HParam(name) for name in names],
+        metrics=[hparams_api.Metric(tag) for tag in tags])
+  for logdir, hparams, metrics in runs:
+    writer = tf.summary.create_file_writer(os.path.join(logdir, "hparams"))
+    with writer.as_default():
+      hparams_api.hparams(hparams, trial_id=os.path.relpath(logdir, root))
+      for tag, value in metrics.items():
+        if value is not None:
+          tf.summary.scalar(tag, value, step=0)
+    writer.close()

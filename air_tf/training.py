@@ -1,11 +1,13 @@
 """One training step of AIR, its optimisers, schedule and checkpoint."""
 
 import dataclasses
+import json
 
 import sonnet as snt
 import tensorflow as tf
 
 from air_tf import estimator
+from air_tf.config import dataclass_from_json
 from air_tf.model import AIR
 
 
@@ -47,6 +49,13 @@ class TrainConfig:
       leave-one-out signals (`estimator.vimco_losses`; needs K >= 2; the
       baseline network is not used).
     seed: seeds every random draw of training (with the step number).
+    jit_compile: compile the step with XLA: 1.8x the steps/s of the
+      default configuration on 2 CPU cores, twice the tracing time
+      (docs/RESULTS.md, throughput). It rounds differently from
+      TensorFlow's own kernels, so it is part of what a resumed run must
+      repeat to continue exactly.
+    num_train_images: training scenes drawn from the generator.
+    num_eval_images: held-out scenes evaluated during training.
   """
   batch_size: int = 16
   learning_rate: float = 3e-4
@@ -58,6 +67,9 @@ class TrainConfig:
   samples_per_image: int = 4
   objective: str = "elbo"
   seed: int = 0
+  jit_compile: bool = True
+  num_train_images: int = 60000
+  num_eval_images: int = 1000
 
   def __post_init__(self):
     for name in ("z_pres_prior_start", "z_pres_prior_end"):
@@ -73,9 +85,26 @@ class TrainConfig:
     if self.objective == "vimco" and self.samples_per_image < 2:
       raise ValueError(f"The vimco objective needs samples_per_image >= 2, "
                        f"got {self.samples_per_image}.")
-    if self.batch_size < 1 or self.learning_rate <= 0 or (
-        self.baseline_learning_rate <= 0):
-      raise ValueError("batch_size and learning rates must be positive.")
+    if self.batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
+    for name in ("learning_rate", "baseline_learning_rate"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
+    for name in ("num_train_images", "num_eval_images"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    if self.seed < 0:
+      raise ValueError(f"seed must be >= 0, got {self.seed}.")
+    if self.z_pres_prior_anneal_steps < 0:
+      raise ValueError(f"z_pres_prior_anneal_steps must be >= 0, got "
+                       f"{self.z_pres_prior_anneal_steps}.")
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "TrainConfig":
+    return dataclass_from_json(cls, text)
 
 
 def z_pres_prior_prob(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
@@ -94,17 +123,8 @@ class Trainer(tf.Module):
   a checkpoint at step t continues exactly as the uninterrupted run would.
   """
 
-  def __init__(self, model: AIR, config: TrainConfig,
-               jit_compile: bool = False):
-    """Constructs a `Trainer`.
-
-    Args:
-      model: the AIR to train.
-      config: how to train it.
-      jit_compile: compile the step with XLA: 1.8x the steps/s of the
-        default configuration on 2 CPU cores, twice the tracing time
-        (docs/RESULTS.md, throughput).
-    """
+  def __init__(self, model: AIR, config: TrainConfig):
+    """Constructs a `Trainer` of `model`, trained as `config` says."""
     super().__init__(name="trainer")
     self.model = model
     self.config = config
@@ -121,7 +141,7 @@ class Trainer(tf.Module):
     self.normalizer = estimator.SignalNormalizer(
         model.config.max_steps, scale=config.normalize_signal)
     self._compiled_step = tf.function(self._update,
-                                      jit_compile=jit_compile)
+                                      jit_compile=config.jit_compile)
     self._checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer,
         baseline_optimizer=self.baseline_optimizer,

@@ -1,10 +1,13 @@
 """Pictures of what AIR found: image | reconstruction, one box per step."""
 
+import io
 import os
 from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from air_tf import files
 
 # One colour per step: red, green, blue, yellow, magenta, cyan.
 STEP_COLOURS = np.array([[255, 40, 40], [40, 220, 40], [60, 120, 255],
@@ -70,12 +73,42 @@ def comparison_grid(images: np.ndarray, reconstructions: np.ndarray,
 
 def write_png(path: str, picture: np.ndarray) -> None:
   """Writes a `[H, W, 3]` uint8 picture; the file appears whole or not."""
-  folder = os.path.dirname(path)
-  if folder:
-    os.makedirs(folder, exist_ok=True)
-  partial = path + ".partial"
-  tf.io.write_file(partial, tf.io.encode_png(picture))
-  os.replace(partial, path)
+  _make_folder(path)
+  files.write_atomically(path, tf.io.encode_png(picture).numpy())
+
+
+def confusion_image(confusion: np.ndarray) -> np.ndarray:
+  """The true x inferred count matrix as a heat map with its numbers.
+
+  Args:
+    confusion: `[T, I]` counts, rows the true count 0..T-1, columns the
+      inferred count 0..I-1.
+
+  Returns:
+    `[H, W, 3]` uint8, for `tf.summary.image`.
+  """
+  pyplot = _pyplot()
+  confusion = np.asarray(confusion)
+  rows, columns = confusion.shape
+  figure, axis = pyplot.subplots(figsize=(1.2 + 0.6 * columns,
+                                          1.0 + 0.6 * rows), dpi=80)
+  # Each row as a share of its true count, so that rare counts show too.
+  shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+  axis.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+  for row in range(rows):
+    for column in range(columns):
+      axis.text(column, row, str(confusion[row, column]), ha="center",
+                va="center", fontsize=8,
+                color="white" if shares[row, column] > 0.5 else "black")
+  axis.set_xticks(range(columns))
+  axis.set_yticks(range(rows))
+  axis.set_xlabel("inferred count")
+  axis.set_ylabel("true count")
+  figure.tight_layout()
+  figure.canvas.draw()
+  picture = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+  pyplot.close(figure)
+  return picture
 
 
 def plot_curves(curves: Mapping[str, Sequence[Mapping[str, float]]],
@@ -209,12 +242,16 @@ def _pyplot():
   return pyplot
 
 
-def _save_figure(figure, pyplot, path: str) -> None:
-  """Writes a matplotlib figure to a PNG that appears whole or not."""
+def _make_folder(path: str) -> None:
   folder = os.path.dirname(path)
   if folder:
     os.makedirs(folder, exist_ok=True)
-  partial = path + ".partial.png"
-  figure.savefig(partial, dpi=100)
+
+
+def _save_figure(figure, pyplot, path: str) -> None:
+  """Writes a matplotlib figure to a PNG that appears whole or not."""
+  _make_folder(path)
+  png = io.BytesIO()
+  figure.savefig(png, format="png", dpi=100)
   pyplot.close(figure)
-  os.replace(partial, path)
+  files.write_atomically(path, png.getvalue())

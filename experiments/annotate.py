@@ -33,7 +33,8 @@ from air_tf import visualisation
 flags.DEFINE_string("model", None, "SavedModel of experiments/export.py.")
 flags.DEFINE_list("input", None, "Image files, .npy files or folders.")
 flags.DEFINE_string("output", None, "Folder for annotations.jsonl and PNGs.")
-flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.")
+flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.",
+                     lower_bound=1)
 flags.mark_flags_as_required(["model", "input", "output"])
 
 FLAGS = flags.FLAGS

@@ -43,14 +43,15 @@ flags.DEFINE_list("measure", ["train", "inference"], "What to time.")
 flags.DEFINE_list("configs", ["default", "pyro"], "Training configurations "
                   "to time (see the module docstring).")
 flags.DEFINE_integer("inferences_per_step", 64, "Images x samples per image "
-                     "of a training step.")
+                     "of a training step.", lower_bound=1)
 flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA.")
 flags.DEFINE_list("inference_batch_sizes", ["1", "256"],
                   "Batch sizes of the inference timings.")
 flags.DEFINE_string("export_dir", None, "SavedModel of experiments/export.py "
                     "to time; default: a fresh default model.")
-flags.DEFINE_integer("windows", 5, "Timing windows per figure.")
-flags.DEFINE_float("window_seconds", 4.0, "Least duration of each window.")
+flags.DEFINE_integer("windows", 5, "Timing windows per figure.", lower_bound=1)
+flags.DEFINE_float("window_seconds", 4.0, "Least duration of each window.",
+                   lower_bound=0)
 
 FLAGS = flags.FLAGS
 
@@ -98,10 +99,10 @@ def main(argv):
       cli.fail(f"--inferences_per_step must be a multiple of {samples}, the "
                f"samples per image of {name}.")
     batch_size = FLAGS.inferences_per_step // samples
-    train_config = dataclasses.replace(train_config, batch_size=batch_size)
+    train_config = dataclasses.replace(train_config, batch_size=batch_size,
+                                       jit_compile=FLAGS.jit_compile)
     images = tf.constant(_images(batch_size))
-    trainer = Trainer(AIR(model_config), train_config,
-                      jit_compile=FLAGS.jit_compile)
+    trainer = Trainer(AIR(model_config), train_config)
     rate = _median_rate(lambda t=trainer, i=images: t.train_step(i)[
         "elbo"].numpy(), 1)
     print(f"train {name} config, {batch_size} images x {samples} samples, "

@@ -36,11 +36,12 @@ flags.DEFINE_list("label_counts", ["10", "100", "1000", "10000", "50000"],
                   "Labelled training scenes of each task (the ascending "
                   "task has only the two-digit third of the scenes).")
 flags.DEFINE_integer("num_train", 60000, "Training scenes generated (the "
-                     "pool the labelled ones come from).")
-flags.DEFINE_integer("num_test", 5000, "Held-out scenes scored.")
-flags.DEFINE_integer("steps", 2000, "Adam steps of every classifier.")
+                     "pool the labelled ones come from).", lower_bound=1)
+flags.DEFINE_integer("num_test", 5000, "Held-out scenes scored.", lower_bound=1)
+flags.DEFINE_integer("steps", 2000, "Adam steps of every classifier.",
+                     lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the classifiers' batches and "
-                     "weights.")
+                     "weights.", lower_bound=0)
 
 FLAGS = flags.FLAGS
 

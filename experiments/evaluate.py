@@ -2,8 +2,9 @@ r"""Evaluates a trained AIR on held-out scenes of the data it trained on.
 
     python experiments/evaluate.py --logdir=runs/air --png=runs/air/examples.png
 
-The held-out scenes are those the run was tested on during training (its
-data.json), built from objects no training scene uses; `--test_counts` and
+The held-out scenes are drawn like those the run was tested on during
+training (its data.json), from objects no training scene uses, and
+independently of the ones training watched; `--test_counts` and
 `--max_steps` change the number of objects and of inference steps for the
 paper's generalisation tests.
 
@@ -12,41 +13,42 @@ and the K-sample importance-weighted bound, and writes a PNG of examples.
 """
 
 import dataclasses
-import json
 import os
 import sys
 
 from absl import app
 from absl import flags
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import datasets
+from air_tf import files
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
 from air_tf import visualisation
-from air_tf.training import TrainConfig
 
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
 flags.DEFINE_list("test_counts", None, "Numbers of objects in the held-out "
                   "scenes; default: those the run was tested on.")
 flags.DEFINE_integer("max_steps", None, "Inference steps; default: the "
                      "trained number. More lets a model trained on 0-2 "
-                     "objects try to find 3.")
-flags.DEFINE_integer("num_images", 10000, "Held-out images to evaluate.")
+                     "objects try to find 3.", lower_bound=1)
+flags.DEFINE_integer("num_images", 10000, "Held-out images to evaluate.",
+                     lower_bound=1)
 flags.DEFINE_integer("iw_samples", 100, "K of the importance-weighted "
-                     "bound; 0 skips it.")
-flags.DEFINE_integer("iw_images", 1000, "Images the K-sample bound uses.")
-flags.DEFINE_float("z_pres_prior", TrainConfig().z_pres_prior_end,
-                   "Prior probability of one more object that the bounds "
-                   "are computed under; default: the one training ends "
-                   "with by default.")
+                     "bound; 0 skips it.", lower_bound=0)
+flags.DEFINE_integer("iw_images", 1000, "Images the K-sample bound uses "
+                     "(at most --num_images); 0 skips it.", lower_bound=0)
+flags.DEFINE_float("z_pres_prior", None, "Prior probability of one more "
+                   "object that the bounds are computed under; default: "
+                   "the one the run's training reached at its checkpoint.",
+                   lower_bound=0, upper_bound=1)
 flags.DEFINE_string("png", None, "Writes example reconstructions here; "
                     "default: LOGDIR/examples.png.")
-flags.DEFINE_integer("num_examples", 16, "Examples in the PNG.")
+flags.DEFINE_integer("num_examples", 16, "Examples in the PNG; 0: no PNG.",
+                     lower_bound=0)
 flags.DEFINE_string("json", None, "Also writes the figures to this file.")
 flags.DEFINE_bool("variants", True, "Also count held-out multi-MNIST "
                   "scenes of each digit-size band and of Pyro's layout "
@@ -61,7 +63,10 @@ def main(argv):
   try:
     model, step, checkpoint = logdir_lib.restore_model(FLAGS.logdir,
                                                        FLAGS.max_steps)
-    data_config = logdir_lib.load_config(FLAGS.logdir, datasets.DataConfig)
+    prior = (logdir_lib.final_z_pres_prior(FLAGS.logdir, step)
+             if FLAGS.z_pres_prior is None else FLAGS.z_pres_prior)
+    data_config = datasets.final_evaluation_config(
+        logdir_lib.load_config(FLAGS.logdir, datasets.DataConfig))
     if FLAGS.test_counts is not None:
       data_config = dataclasses.replace(data_config, test_counts=tuple(
           int(count) for count in FLAGS.test_counts))
@@ -69,15 +74,19 @@ def main(argv):
                                    model.config.canvas_size[0])
   except (FileNotFoundError, ValueError) as error:
     cli.fail(error)
+  if not 0 < prior < 1:
+    cli.fail(f"--z_pres_prior must be in (0, 1), got {prior}.")
+  iw_images = min(FLAGS.iw_images, FLAGS.num_images)
   config = model.config
   images = test.float_images()
   evaluator = metrics.Evaluator(model)
-  result = evaluator(images, test.counts, FLAGS.z_pres_prior)
-  if FLAGS.iw_samples:
-    bounds = evaluator(images[:FLAGS.iw_images], test.counts[:FLAGS.iw_images],
-                       FLAGS.z_pres_prior, iw_samples=FLAGS.iw_samples)
+  result = evaluator(images, test.counts, prior)
+  if FLAGS.iw_samples and iw_images:
+    bounds = evaluator(images[:iw_images], test.counts[:iw_images], prior,
+                       iw_samples=FLAGS.iw_samples)
     result.iw_bound, result.iw_samples = bounds.iw_bound, FLAGS.iw_samples
-  print(f"checkpoint: {checkpoint} (step {step})")
+  print(f"checkpoint: {checkpoint} (step {step}); prior probability of one "
+        f"more object {prior:.3g}")
   print(f"count accuracy: {result.count_accuracy:.4f} on {len(images)} "
         f"images; mean count {result.mean_count:.3f}")
   print("confusion (rows: true count, columns: inferred count):")
@@ -85,39 +94,36 @@ def main(argv):
   print(f"ELBO: {result.elbo:.2f} nats/image")
   if result.iw_bound is not None:
     print(f"{result.iw_samples}-sample IW bound: {result.iw_bound:.2f} "
-          f"nats/image (first {FLAGS.iw_images} images)")
-
+          f"nats/image (first {iw_images} images)")
   variants = {}
   if FLAGS.variants:
     for name, variant in datasets.held_out_variants(data_config).items():
       _, scenes = datasets.make_scenes(variant, 0, FLAGS.num_images,
                                        config.canvas_size[0])
       accuracy, confusion = evaluator.count(
-          scenes.float_images(), scenes.counts, FLAGS.z_pres_prior)
+          scenes.float_images(), scenes.counts, prior)
       variants[name] = {"count_accuracy": accuracy,
                         "confusion": confusion.tolist()}
       print(f"{name}: count accuracy {accuracy:.4f}; confusion "
             f"{confusion.tolist()}")
-
-  shown = evaluator.infer(images[:FLAGS.num_examples], FLAGS.z_pres_prior)
-  boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],
-                                               config.canvas_size).numpy()
-  png = FLAGS.png or os.path.join(FLAGS.logdir, "examples.png")
-  visualisation.write_png(png, visualisation.comparison_grid(
-      images[:FLAGS.num_examples], shown["reconstruction"], boxes,
-      shown["z_pres"] > 0))
-  print(f"examples: {png}")
+  if FLAGS.num_examples:
+    shown = evaluator.infer(images[:FLAGS.num_examples], prior)
+    boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],
+                                                 config.canvas_size).numpy()
+    png = FLAGS.png or os.path.join(FLAGS.logdir, "examples.png")
+    visualisation.write_png(png, visualisation.comparison_grid(
+        images[:FLAGS.num_examples], shown["reconstruction"], boxes,
+        shown["z_pres"] > 0))
+    print(f"examples: {png}")
   if FLAGS.json:
-    partial = FLAGS.json + ".partial"
-    with open(partial, "w") as f:
-      json.dump({"step": step,
-                 "count_accuracy": result.count_accuracy,
-                 "confusion": result.confusion.tolist(),
-                 "mean_count": result.mean_count, "elbo": result.elbo,
-                 "iw_bound": result.iw_bound,
-                 "iw_samples": result.iw_samples,
-                 "variants": variants}, f, indent=2)
-    os.replace(partial, FLAGS.json)
+    files.write_json(FLAGS.json, {
+        "step": step, "z_pres_prior": prior,
+        "count_accuracy": result.count_accuracy,
+        "confusion": result.confusion.tolist(),
+        "mean_count": result.mean_count, "elbo": result.elbo,
+        "iw_bound": result.iw_bound, "iw_samples": result.iw_samples,
+        "iw_images": iw_images if result.iw_bound is not None else 0,
+        "variants": variants})
 
 
 if __name__ == "__main__":

@@ -21,14 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from air_tf import cli
 from air_tf import export
 from air_tf import logdir as logdir_lib
-from air_tf.training import TrainConfig
 
 flags.DEFINE_string("logdir", None, "Logdir of experiments/train.py.")
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel "
                     "(replaced if it exists).")
-flags.DEFINE_float("z_pres_prior", TrainConfig().z_pres_prior_end,
-                   "Prior probability of one more object that the `sample` "
-                   "signature draws scenes with.")
+flags.DEFINE_float("z_pres_prior", None, "Prior probability of one more "
+                   "object that the `sample` signature draws scenes with; "
+                   "default: the one the run's training reached at its "
+                   "checkpoint.", lower_bound=0, upper_bound=1)
 flags.mark_flags_as_required(["logdir", "export_dir"])
 
 FLAGS = flags.FLAGS
@@ -37,14 +37,17 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {argv[1:]}")
-  if not 0 < FLAGS.z_pres_prior < 1:
-    cli.fail(f"--z_pres_prior must be in (0, 1), got {FLAGS.z_pres_prior}.")
   try:
     model, step, checkpoint = logdir_lib.restore_model(FLAGS.logdir)
+    prior = (logdir_lib.final_z_pres_prior(FLAGS.logdir, step)
+             if FLAGS.z_pres_prior is None else FLAGS.z_pres_prior)
   except (FileNotFoundError, ValueError) as error:
     cli.fail(error)
-  export.export(model, FLAGS.z_pres_prior, FLAGS.export_dir)
-  print(f"exported {checkpoint} (step {step}) to {FLAGS.export_dir}")
+  if not 0 < prior < 1:
+    cli.fail(f"--z_pres_prior must be in (0, 1), got {prior}.")
+  export.export(model, prior, FLAGS.export_dir)
+  print(f"exported {checkpoint} (step {step}, prior probability of one "
+        f"more object {prior:.3g}) to {FLAGS.export_dir}")
 
 
 if __name__ == "__main__":

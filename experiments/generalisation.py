@@ -13,9 +13,11 @@ The paper's two tests of generalisation (section 3.1), for every model of
 Each run is `experiments/train.py` in ROOT/MODEL_on_COUNTS_seed_S (while it
 trains, TensorBoard shows its held-out count accuracy: on the training
 counts for extrapolation, on the held-out count for interpolation), then
-`experiments/evaluate.py` on the unseen count and on the training counts,
-with one inference step more than the largest count of either, so that
-over-counting shows. Writes
+`experiments/evaluate.py` on the unseen count and on the training counts.
+Every model trains and is tested with one inference step more than the
+largest count of either, so that over-counting shows and no step is used
+at test time that training never trained; the counted scenes are drawn
+independently of those watched during training. Writes
 ROOT/generalisation.md (accuracies and confusion matrices), .json and .png.
 Running it again resumes unfinished runs and re-evaluates nothing done.
 """
@@ -31,6 +33,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
 from air_tf import cli
+from air_tf import files
+from air_tf import logdir as logdir_lib
 from air_tf import visualisation
 
 MODELS = {"air": ["--nodair"], "dair": ["--dair"]}
@@ -49,7 +53,8 @@ flags.DEFINE_list("interpolation_test_counts", ["2"], "Digits per held-out "
                   "scene of the interpolation test.")
 flags.DEFINE_list("train_flags", [], "More flags for train.py, such as "
                   "--train_flags=--num_steps=5000.")
-flags.DEFINE_integer("eval_images", 1000, "Held-out scenes counted per test.")
+flags.DEFINE_integer("eval_images", 1000, "Held-out scenes counted per test.",
+                     lower_bound=1)
 
 FLAGS = flags.FLAGS
 _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
@@ -91,6 +96,7 @@ def _train_and_test(model: str, seed: int, test: str,
     watched = ["--test_counts=" + ",".join(map(str, test_counts))] if (
         test == "interpolation") else []
     _run("train.py", f"--logdir={logdir}", f"--seed={seed}",
+         f"--max_steps={max_steps}",
          "--counts=" + ",".join(map(str, train_counts)), *watched,
          *FLAGS.train_flags, *MODELS[model])  # The model's flag wins.
   results = {}
@@ -98,7 +104,7 @@ def _train_and_test(model: str, seed: int, test: str,
     if not os.path.exists(paths[name]):
       _run("evaluate.py", f"--logdir={logdir}",
            "--test_counts=" + ",".join(map(str, counts)),
-           f"--max_steps={max_steps}", f"--num_images={FLAGS.eval_images}",
+           f"--num_images={FLAGS.eval_images}",
            "--iw_samples=0", f"--png={os.path.join(logdir, name + '.png')}",
            f"--json={paths[name]}")
     with open(paths[name]) as f:
@@ -170,10 +176,16 @@ def main(argv):
           for test, counts in tests.items() for model in FLAGS.models
           for seed in seeds]
   report = _report(runs)
-  with open(os.path.join(FLAGS.root, "generalisation.md"), "w") as f:
-    f.write(report)
-  with open(os.path.join(FLAGS.root, "generalisation.json"), "w") as f:
-    json.dump(runs, f, indent=1)
+  files.write_atomically(os.path.join(FLAGS.root, "generalisation.md"),
+                         report)
+  files.write_json(os.path.join(FLAGS.root, "generalisation.json"), runs)
+  logdir_lib.write_hparams(FLAGS.root, [
+      (run["logdir"],
+       {"test": run["test"], "model": run["model"], "seed": run["seed"],
+        **logdir_lib.flags_as_hparams(FLAGS.train_flags)},
+       {"final/count_accuracy_tested_on": run["count_accuracy"],
+        "final/count_accuracy_trained_on": run["training_counts_accuracy"]})
+      for run in runs])
   bars = {}
   for (test, model), accuracy in _means(runs).items():
     counts = tests[test]

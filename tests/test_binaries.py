@@ -4,8 +4,10 @@ Each test runs the binaries as a user would, in their own processes, with a
 tiny model on a few multi-MNIST images.
 """
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,9 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from air_tf import logdir as logdir_lib
+from air_tf.training import TrainConfig
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY_FLAGS = [
@@ -141,6 +146,92 @@ def test_a_missing_logdir_is_one_clear_line(binary, flags):
   assert result.stderr.strip().splitlines()[-1] == (
       "error: /no/such/run has no config.json: not a training logdir of "
       "experiments/train.py.")
+
+
+def test_resuming_with_another_training_configuration_is_refused(
+    uninterrupted, tmp_path):
+  logdir = str(tmp_path / "run")
+  shutil.copytree(uninterrupted, logdir)
+  flags = _train_flags(logdir) + ["--learning_rate=5e-4", "--seed=3"]
+  refused = _run("train.py", *flags, check=False)
+  assert refused.returncode == 1 and "Traceback" not in refused.stderr
+  assert refused.stderr.strip().splitlines()[-1] == (
+      f"error: {logdir} holds a different training configuration "
+      f"(learning_rate: 0.001 there, 0.0005 asked; seed: 0 there, 3 asked). "
+      f"Use another --logdir or the flags it was trained with.")
+  _run("train.py", *flags, "--replace_training_config")
+  recorded = logdir_lib.load_config(logdir, TrainConfig)
+  assert (recorded.learning_rate, recorded.seed) == (5e-4, 3)
+
+
+def test_a_run_records_its_training_and_launches(uninterrupted):
+  recorded = logdir_lib.load_config(uninterrupted, TrainConfig)
+  assert (recorded.batch_size, recorded.learning_rate) == (8, 1e-3)
+  assert (recorded.num_train_images, recorded.num_eval_images) == (64, 16)
+  assert recorded.jit_compile
+  [launch] = logdir_lib.read_launches(uninterrupted)
+  assert launch["start_step"] == 0
+  assert "--num_train_images=64" in launch["argv"]
+
+
+def test_each_evaluation_logs_its_confusion_image(uninterrupted):
+  images = []
+  for name in os.listdir(uninterrupted):
+    if name.startswith("events."):
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(uninterrupted, name)):
+        images += [(event.step, tf.make_ndarray(value.tensor)) for value in
+                   event.summary.value if value.tag == "eval/confusion"]
+  [(step, encoded)] = images  # One evaluation: at the last step.
+  assert step == _STEPS
+  picture = tf.io.decode_png(encoded[2]).numpy()  # [width, height, png].
+  assert picture.shape[2] == 3 and picture.min() < picture.max()
+
+
+def test_evaluate_and_export_use_the_runs_own_prior(uninterrupted, tmp_path):
+  logdir = str(tmp_path / "run")
+  shutil.copytree(uninterrupted, logdir)
+  logdir_lib.ensure_config(logdir, dataclasses.replace(
+      logdir_lib.load_config(logdir, TrainConfig), z_pres_prior_start=0.02,
+      z_pres_prior_end=0.02), replace=True)
+  final_json = str(tmp_path / "final.json")
+  _run("evaluate.py", f"--logdir={logdir}", "--num_images=20",
+       "--iw_images=0", "--novariants", "--num_examples=0",
+       f"--json={final_json}")
+  with open(final_json) as f:
+    final = json.load(f)
+  assert final["z_pres_prior"] == pytest.approx(0.02)
+  assert final["iw_bound"] is None and final["iw_images"] == 0
+  export_dir = str(tmp_path / "export")
+  _run("export.py", f"--logdir={logdir}", f"--export_dir={export_dir}")
+  loaded = tf.saved_model.load(export_dir)
+  assert float(loaded.z_pres_prior) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("binary, flag", [
+    ("train.py", "--num_steps=0"), ("train.py", "--seed=-1"),
+    ("train.py", "--batch_size=0"), ("train.py", "--learning_rate=-1"),
+    ("train.py", "--z_pres_prior=1.5"), ("train.py", "--num_eval_images=0"),
+    ("train.py", "--encoder_hidden=-4"), ("train.py", "--eval_every=0"),
+    ("evaluate.py", "--num_images=0"), ("evaluate.py", "--iw_images=-1"),
+    ("evaluate.py", "--z_pres_prior=2"), ("export.py", "--z_pres_prior=-1"),
+    ("sweep.py", "--eval_images=0"), ("sweep.py", "--threshold=1.5"),
+    ("generalisation.py", "--eval_images=-3"),
+    ("downstream.py", "--steps=0"), ("annotate.py", "--batch_size=0"),
+    ("benchmark.py", "--windows=0"),
+])
+def test_a_bad_number_is_one_clear_line(binary, flag, tmp_path):
+  required = {"export.py": [f"--logdir={tmp_path}",
+                            f"--export_dir={tmp_path / 'x'}"],
+              "annotate.py": [f"--model={tmp_path}", f"--input={tmp_path}",
+                              f"--output={tmp_path}"],
+              "train.py": [f"--logdir={tmp_path / 'run'}"]}
+  result = _run(binary, flag, *required.get(binary, []), check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  error = [line for line in result.stderr.splitlines()
+           if line.startswith(("error: ", "FATAL Flags parsing error: "))]
+  assert len(error) == 1
+  assert flag.split("=")[0].lstrip("-") in error[0]
 
 
 def test_a_missing_export_is_one_clear_line(tmp_path):

@@ -137,6 +137,15 @@ def test_wrong_dtype_is_refused(exported):
                                                          tf.uint8))
 
 
+@pytest.mark.parametrize("dtype", [tf.float64, tf.uint8, tf.int32])
+def test_infer_names_the_expected_and_the_given_dtype(exported, dtype):
+  loaded = tf.saved_model.load(exported[1])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=f"images have dtype {dtype.name}: expected "
+                           f"float32 images"):
+    loaded.infer(tf.zeros([1, 16, 16], dtype))
+
+
 def test_bad_sample_count_is_refused(exported):
   loaded = tf.saved_model.load(exported[1])
   with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples"):

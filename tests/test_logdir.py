@@ -1,16 +1,22 @@
-"""A logdir's configuration and checkpoints, corrupt ones included."""
+"""A run's folder: configurations, records, checkpoints (corrupt ones
+included), TensorBoard scalars and hyperparameters."""
 
 import dataclasses
 import logging
 import os
+import time
 
 import pytest
 import tensorflow as tf
+from tensorboard.plugins.hparams import metadata
+from tensorboard.plugins.hparams import plugin_data_pb2
 
+import air_tf
 from air_tf import logdir
 from air_tf.config import AIRConfig
 from air_tf.datasets import DataConfig
 from air_tf.model import AIR
+from air_tf.training import TrainConfig
 
 
 def _save_steps(path, steps, config):
@@ -97,3 +103,101 @@ def test_scalars_are_read_back_as_written(tmp_path):
   writer.flush()
   assert logdir.read_scalars(str(tmp_path)) == {
       "train/elbo": {10: 110.0, 20: 120.0}}
+
+
+def test_training_configuration_round_trips_and_a_change_is_refused(tmp_path):
+  config = TrainConfig(learning_rate=1e-4, z_pres_prior_start=1e-3,
+                       z_pres_prior_end=1e-5, z_pres_prior_anneal_steps=100,
+                       num_train_images=500, jit_compile=False)
+  logdir.ensure_config(str(tmp_path), config)
+  assert logdir.load_config(str(tmp_path), TrainConfig) == config
+  changed = dataclasses.replace(config, learning_rate=3e-4, seed=2)
+  with pytest.raises(ValueError, match="different training configuration "
+                     r"\(learning_rate: 0.0001 there, 0.0003 asked; seed: 0 "
+                     r"there, 2 asked\)"):
+    logdir.ensure_config(str(tmp_path), changed)
+  logdir.ensure_config(str(tmp_path), changed, replace=True)
+  assert logdir.load_config(str(tmp_path), TrainConfig) == changed
+
+
+def test_final_prior_follows_the_recorded_schedule(tmp_path):
+  logdir.ensure_config(str(tmp_path), TrainConfig(
+      z_pres_prior_start=1e-2, z_pres_prior_end=1e-4,
+      z_pres_prior_anneal_steps=100))
+  assert logdir.final_z_pres_prior(str(tmp_path), 0) == pytest.approx(1e-2)
+  assert logdir.final_z_pres_prior(str(tmp_path), 50) == pytest.approx(1e-3)
+  assert logdir.final_z_pres_prior(str(tmp_path), 10**6) == pytest.approx(
+      1e-4)
+
+
+def test_final_prior_of_a_run_without_a_record_asks_for_the_flag(tmp_path):
+  with pytest.raises(FileNotFoundError, match="pass --z_pres_prior"):
+    logdir.final_z_pres_prior(str(tmp_path), 0)
+
+
+def test_launches_record_when_where_and_which_code(tmp_path):
+  before = time.time()
+  logdir.record_launch(str(tmp_path), 0, argv=["train.py", "--seed=1"])
+  logdir.record_launch(str(tmp_path), 300, argv=["train.py"])
+  first, second = logdir.read_launches(str(tmp_path))
+  # The process started before this test did.
+  assert first["time"] <= before and first["time"] > before - 24 * 3600
+  assert (first["start_step"], second["start_step"]) == (0, 300)
+  assert first["argv"] == ["train.py", "--seed=1"]
+  assert first["air_tf_version"] == air_tf.__version__
+  assert first["tensorflow_version"] == tf.__version__
+  checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  if os.path.exists(os.path.join(checkout, ".git")):
+    assert len(first["commit"].split("+")[0]) == 40
+  else:
+    assert first["commit"] is None
+
+
+def test_eval_records_are_read_back_in_order(tmp_path):
+  for step in (1000, 2000):
+    logdir.append_eval_record(str(tmp_path), {"step": step})
+  assert [r["step"] for r in logdir.read_eval_records(str(tmp_path))] == [
+      1000, 2000]
+
+
+def test_flags_become_typed_hyperparameters():
+  assert logdir.flags_as_hparams([
+      "--num_steps=5000", "--learning_rate=3e-4", "--nodair", "--dair_x",
+      "--layout=pyro"]) == {"num_steps": 5000, "learning_rate": 3e-4,
+                            "dair": False, "dair_x": True, "layout": "pyro"}
+
+
+def test_hparams_are_written_for_tensorboard(tmp_path):
+  runs = [(str(tmp_path / f"seed_{seed}"), {"seed": seed, "dair": True},
+           {"final/count_accuracy": 0.9 + seed / 100, "final/minutes": None})
+          for seed in (0, 1)]
+  logdir.write_hparams(str(tmp_path), runs)
+  experiment = _summaries(str(tmp_path))
+  assert metadata.EXPERIMENT_TAG in experiment
+  content = plugin_data_pb2.HParamsPluginData.FromString(
+      experiment[metadata.EXPERIMENT_TAG].metadata.plugin_data.content)
+  assert sorted(h.name for h in content.experiment.hparam_infos) == [
+      "dair", "seed"]
+  assert [m.name.tag for m in content.experiment.metric_infos] == [
+      "final/count_accuracy", "final/minutes"]
+  for run_logdir, _, metrics in runs:
+    session = _summaries(os.path.join(run_logdir, "hparams"))
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        session[metadata.SESSION_START_INFO_TAG].metadata.plugin_data.content)
+    assert start.session_start_info.hparams["seed"].number_value == int(
+        run_logdir[-1])
+    assert logdir.read_scalars(os.path.join(run_logdir, "hparams")) == {
+        "final/count_accuracy": {0: pytest.approx(
+            metrics["final/count_accuracy"])}}
+
+
+def _summaries(folder):
+  """tag -> the last summary value of that tag in a folder's event files."""
+  values = {}
+  for name in sorted(os.listdir(folder)):
+    if name.startswith("events."):
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(folder, name)):
+        for value in event.summary.value:
+          values[value.tag] = value
+  return values

@@ -40,7 +40,7 @@ def test_curves_plot_is_a_png_of_the_figure_size(tmp_path):
   picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
   assert picture.shape[:2] == (400, 1100)
   assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
-  assert not any(name.endswith(".partial.png")
+  assert not any(name.endswith(".partial")
                  for name in os.listdir(tmp_path / "plots"))
 
 
@@ -72,3 +72,12 @@ def test_scalars_plot_has_a_panel_per_tag(tmp_path):
   picture = tf.io.decode_png(tf.io.read_file(path)).numpy()
   assert picture.shape[:2] == (320, 840)
   assert len(np.unique(picture.reshape(-1, picture.shape[-1]), axis=0)) > 10
+
+
+def test_confusion_image_shades_each_row_by_its_share():
+  confusion = np.array([[90, 10, 0], [0, 50, 50], [0, 0, 7]])
+  picture = visualisation.confusion_image(confusion)
+  assert picture.dtype == np.uint8 and picture.ndim == 3
+  assert picture.shape[2] == 3
+  # Darker cells exist (the 90% and 100% shares) besides the white ones.
+  assert picture.min() < 100 and picture.max() == 255
