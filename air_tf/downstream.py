@@ -8,13 +8,15 @@ shows how much the unsupervised representation saves (section 3.1 of the
 paper).
 """
 
+from typing import Callable, NamedTuple, Sequence
+
 import numpy as np
 import sonnet as snt
 import tensorflow as tf
 
 from air_tf.data import Scenes
 
-TASKS = ("sum", "ascending")
+TASKS = ("sum", "sum_of_two", "ascending")
 
 
 def task_targets(scenes: Scenes, task: str) -> tuple[np.ndarray, np.ndarray]:
@@ -22,10 +24,12 @@ def task_targets(scenes: Scenes, task: str) -> tuple[np.ndarray, np.ndarray]:
 
   Args:
     scenes: labelled scenes (labels >= 0 for every object).
-    task: "sum": the sum of the digits (classes 0 .. 9 x max objects);
+    task: "sum": the sum of the digits (classes 0 .. 9 x max objects), on
+      every scene (an empty one sums to 0, which counting alone gets
+      right); "sum_of_two": the same on scenes of exactly two digits;
       "ascending": 1 if the two digits, read left to right, are strictly
-      increasing. It is defined on scenes of exactly two digits only: with
-      fewer the answer is always yes, which would reward counting instead.
+      increasing, on scenes of exactly two digits (with fewer the answer is
+      always yes, which would reward counting instead).
 
   Returns:
     (targets `[K]` int32, used `[K]` bool).
@@ -34,9 +38,11 @@ def task_targets(scenes: Scenes, task: str) -> tuple[np.ndarray, np.ndarray]:
   if np.any(scenes.labels[present] < 0):
     raise ValueError("Downstream tasks need the class of every object; these "
                      "scenes have unlabelled objects.")
-  if task == "sum":
+  if task in ("sum", "sum_of_two"):
     targets = np.where(present, scenes.labels, 0).sum(axis=1)
-    return targets.astype(np.int32), np.ones(len(targets), bool)
+    used = (np.ones(len(targets), bool) if task == "sum" else
+            scenes.counts == 2)
+    return targets.astype(np.int32), used
   if task == "ascending":
     used = scenes.counts == 2
     order = np.argsort(scenes.boxes[:, :2, 1], axis=1)  # By left edge.
@@ -48,7 +54,7 @@ def task_targets(scenes: Scenes, task: str) -> tuple[np.ndarray, np.ndarray]:
 
 def num_classes(task: str, max_objects: int) -> int:
   """Number of possible targets of `task`."""
-  return 9 * max_objects + 1 if task == "sum" else 2
+  return 9 * max_objects + 1 if task.startswith("sum") else 2
 
 
 def air_features(z_pres: np.ndarray, z_where: np.ndarray,
@@ -94,45 +100,117 @@ def feature_classifier(num_outputs: int) -> snt.Module:
   return snt.nets.MLP([256, 256, num_outputs], name="feature_mlp")
 
 
-def fit_and_score(network: snt.Module, train_inputs: np.ndarray,
-                  train_targets: np.ndarray, test_inputs: np.ndarray,
-                  test_targets: np.ndarray, steps: int, seed: int,
-                  batch_size: int = 64, learning_rate: float = 1e-3) -> float:
-  """Trains `network` by softmax cross-entropy and returns test accuracy.
+class Fit(NamedTuple):
+  """What `fit_and_score` chose and measured."""
+  test_accuracy: float
+  validation_accuracy: float
+  learning_rate: float  # The one of the grid with the lowest validation loss.
+  steps: int  # Adam steps of the kept weights.
 
-  Args:
-    network: maps a batch of inputs to `[B, C]` logits.
-    train_inputs, train_targets: the labelled examples `[K, ...]`, `[K]`.
-    test_inputs, test_targets: held-out examples.
-    steps: Adam steps on batches drawn with replacement (a fixed budget, so
-      every training-set size gets the same optimisation).
-    seed: seeds the batches.
-    batch_size: examples per step (at most the training-set size).
-    learning_rate: Adam's step size.
 
-  Returns:
-    Fraction of test examples whose arg-max logit is the target.
-  """
+def validation_split(count: int, fraction: float = 0.2) -> int:
+  """Of `count` labelled examples, how many validate (at least 1, and at
+  least 1 left to train on)."""
+  if count < 2:
+    raise ValueError(f"A validation split needs >= 2 labelled examples, got "
+                     f"{count}.")
+  return min(max(1, round(fraction * count)), count - 1)
+
+
+def _train_with_early_stopping(network, inputs, targets, validation_inputs,
+                               validation_targets, learning_rate, seed,
+                               batch_size, eval_every, patience, max_steps):
+  """Adam on `network` until the validation loss has not improved for
+  `patience` evaluations; the network keeps its best weights. Returns
+  (best validation loss, steps of the best weights)."""
   optimizer = snt.optimizers.Adam(learning_rate)
-  batch_size = min(batch_size, len(train_inputs))
+  batch_size = min(batch_size, len(inputs))
 
   @tf.function
-  def update(inputs, targets):
+  def update(batch_inputs, batch_targets):
     with tf.GradientTape() as tape:
       loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-          targets, network(inputs)))
+          batch_targets, network(batch_inputs)))
     gradients = tape.gradient(loss, network.trainable_variables)
     optimizer.apply(gradients, network.trainable_variables)
 
-  predict = tf.function(lambda inputs: tf.argmax(network(inputs), axis=1,
-                                                 output_type=tf.int32))
   rng = np.random.default_rng(seed)
-  for _ in range(steps):
-    chosen = rng.integers(len(train_inputs), size=batch_size)
-    update(tf.constant(train_inputs[chosen]),
-           tf.constant(train_targets[chosen]))
-  correct = 0
-  for start in range(0, len(test_inputs), 500):
-    predicted = predict(tf.constant(test_inputs[start:start + 500])).numpy()
-    correct += int(np.sum(predicted == test_targets[start:start + 500]))
-  return correct / len(test_inputs)
+  best_loss, best_step, best_weights = np.inf, 0, None
+  for step in range(1, max_steps + 1):
+    chosen = rng.integers(len(inputs), size=batch_size)
+    update(tf.constant(inputs[chosen]), tf.constant(targets[chosen]))
+    if step % eval_every and step != max_steps:
+      continue
+    loss = _mean_loss(network, validation_inputs, validation_targets)
+    if loss < best_loss:
+      best_loss, best_step = loss, step
+      best_weights = [v.numpy() for v in network.trainable_variables]
+    elif step - best_step >= patience * eval_every:
+      break
+  for variable, value in zip(network.trainable_variables, best_weights):
+    variable.assign(value)
+  return best_loss, best_step
+
+
+def _batched_logits(network, inputs, batch_size=500):
+  return np.concatenate([network(tf.constant(inputs[start:start + batch_size]))
+                         .numpy() for start in range(0, len(inputs),
+                                                     batch_size)])
+
+
+def _mean_loss(network, inputs, targets) -> float:
+  return float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+      targets, _batched_logits(network, inputs))))
+
+
+def _accuracy(network, inputs, targets) -> float:
+  return float(np.mean(np.argmax(_batched_logits(network, inputs), axis=1)
+                       == targets))
+
+
+def fit_and_score(make_network: Callable[[], snt.Module],
+                  train_inputs: np.ndarray, train_targets: np.ndarray,
+                  test_inputs: np.ndarray, test_targets: np.ndarray,
+                  seed: int, learning_rates: Sequence[float] = (3e-4, 1e-3,
+                                                                3e-3),
+                  batch_size: int = 64, eval_every: int = 100,
+                  patience: int = 10, max_steps: int = 20000) -> Fit:
+  """Trains a classifier to convergence and scores it on the test set.
+
+  A fifth of the labelled examples (`validation_split`) is held out. For
+  each learning rate a fresh network is trained by softmax cross-entropy
+  with Adam until its validation loss has not improved for `patience`
+  evaluations (every `eval_every` steps, at most `max_steps`) and keeps its
+  best weights; the learning rate with the lowest validation loss is the
+  one scored.
+
+  Args:
+    make_network: builds a network mapping `[B, ...]` inputs to `[B, C]`
+      logits.
+    train_inputs, train_targets: the labelled examples `[K, ...]`, `[K]`.
+    test_inputs, test_targets: held-out examples.
+    seed: seeds the split, the weights and the batches.
+    learning_rates: the grid to choose from.
+    batch_size: examples per step (at most the training part's size).
+    eval_every, patience, max_steps: when to check and to stop.
+
+  Returns:
+    The chosen `Fit`.
+  """
+  order = np.random.default_rng(seed).permutation(len(train_inputs))
+  held = validation_split(len(train_inputs))
+  validation, train = order[:held], order[held:]
+  best = None
+  for learning_rate in learning_rates:
+    tf.random.set_seed(seed)
+    network = make_network()
+    loss, steps = _train_with_early_stopping(
+        network, train_inputs[train], train_targets[train],
+        train_inputs[validation], train_targets[validation], learning_rate,
+        seed, batch_size, eval_every, patience, max_steps)
+    if best is None or loss < best[0]:
+      best = (loss, network, learning_rate, steps)
+  _, network, learning_rate, steps = best
+  return Fit(_accuracy(network, test_inputs, test_targets),
+             _accuracy(network, train_inputs[validation],
+                       train_targets[validation]), learning_rate, steps)

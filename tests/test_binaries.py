@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from air_tf import downstream
 from air_tf import logdir as logdir_lib
 from air_tf.training import TrainConfig
 
@@ -217,7 +218,7 @@ def test_evaluate_and_export_use_the_runs_own_prior(uninterrupted, tmp_path):
     ("evaluate.py", "--z_pres_prior=2"), ("export.py", "--z_pres_prior=-1"),
     ("sweep.py", "--eval_images=0"), ("sweep.py", "--threshold=1.5"),
     ("generalisation.py", "--eval_images=-3"),
-    ("downstream.py", "--steps=0"), ("annotate.py", "--batch_size=0"),
+    ("downstream.py", "--max_steps=0"), ("annotate.py", "--batch_size=0"),
     ("benchmark.py", "--windows=0"),
 ])
 def test_a_bad_number_is_one_clear_line(binary, flag, tmp_path):
@@ -402,16 +403,23 @@ def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
 
 def test_downstream_tasks_on_a_trained_run(uninterrupted, tmp_path):
   output_dir = str(tmp_path / "downstream")
-  result = _run("downstream.py", f"--logdir={uninterrupted}",
+  result = _run("downstream.py", f"--logdirs={uninterrupted},{uninterrupted}",
                 f"--output_dir={output_dir}", "--num_train=60",
-                "--num_test=30", "--label_counts=10,40", "--steps=5")
+                "--num_test=30", "--label_counts=10,40", "--max_steps=6",
+                "--eval_every=2", "--learning_rates=1e-3,1e-2")
   with open(os.path.join(output_dir, "downstream.json")) as f:
     report = json.load(f)
   assert report["label_counts"]["sum"] == [10, 40]
   # Only about a third of the 60 scenes hold two digits.
   assert report["label_counts"]["ascending"][-1] < 40
-  for task in ("sum", "ascending"):
-    for accuracies in report["results"][task].values():
+  assert report["label_counts"]["sum_of_two"] == report["label_counts"][
+      "ascending"]
+  for task in downstream.TASKS:
+    assert len(report["results"][task]) == 2  # The CNN and one AIR name.
+    for method, accuracies in report["results"][task].items():
       assert all(0 <= accuracy <= 1 for accuracy in accuracies)
+      for fit in report["fits"][task][method]:
+        assert fit["learning_rate"] in (1e-3, 1e-2)
+        assert 2 <= fit["steps"] <= 6
   assert os.path.getsize(os.path.join(output_dir, "downstream.png")) > 1000
   assert "CNN on pixels" in result.stdout

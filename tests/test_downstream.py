@@ -50,22 +50,69 @@ def test_features_of_absent_steps_are_zero():
   np.testing.assert_array_equal(features[0, 8:], 0)
 
 
+def test_sum_of_two_is_the_sum_on_two_digit_scenes():
+  targets, used = downstream.task_targets(_scenes(), "sum_of_two")
+  np.testing.assert_array_equal(used, [False, False, True, True, True])
+  np.testing.assert_array_equal(targets[used], [8, 9, 12])
+  assert downstream.num_classes("sum_of_two", 2) == 19
+
+
+@pytest.mark.parametrize("count, held", [(2, 1), (10, 2), (11, 2), (100, 20)])
+def test_a_fifth_validates_and_one_is_left_to_train(count, held):
+  assert downstream.validation_split(count) == held
+
+
+def test_one_labelled_example_cannot_be_split():
+  with pytest.raises(ValueError, match=">= 2 labelled examples"):
+    downstream.validation_split(1)
+
+
+def _separable(rng, size):
+  targets = rng.integers(0, 3, size).astype(np.int32)
+  inputs = (rng.normal(size=[size, 5]) * 0.3 +
+            np.eye(5)[targets] * 3).astype(np.float32)
+  return inputs, targets
+
+
 def test_classifiers_learn_a_separable_problem():
   rng = np.random.default_rng(0)
-  targets = rng.integers(0, 3, 300).astype(np.int32)
-  inputs = (rng.normal(size=[300, 5]) * 0.3 +
-            np.eye(5)[targets] * 3).astype(np.float32)
-  tf.random.set_seed(0)
-  accuracy = downstream.fit_and_score(
-      downstream.feature_classifier(3), inputs[:200], targets[:200],
-      inputs[200:], targets[200:], steps=200, seed=0)
-  assert accuracy > 0.95
+  inputs, targets = _separable(rng, 300)
+  fit = downstream.fit_and_score(
+      lambda: downstream.feature_classifier(3), inputs[:200], targets[:200],
+      inputs[200:], targets[200:], seed=0, learning_rates=(1e-3,),
+      eval_every=20, patience=3, max_steps=400)
+  assert fit.test_accuracy > 0.95 and fit.validation_accuracy > 0.95
   # The CNN: a bright left or right half.
   images = np.zeros([200, 16, 16], np.float32)
   sides = rng.integers(0, 2, 200).astype(np.int32)
   for image, side in zip(images, sides):
     image[:, 8 * side:8 * side + 8] = 1.0
-  accuracy = downstream.fit_and_score(
-      downstream.PixelCNN(2), images[:150], sides[:150], images[150:],
-      sides[150:], steps=100, seed=0)
-  assert accuracy > 0.95
+  fit = downstream.fit_and_score(
+      lambda: downstream.PixelCNN(2), images[:150], sides[:150], images[150:],
+      sides[150:], seed=0, learning_rates=(1e-3,), eval_every=20,
+      patience=2, max_steps=200)
+  assert fit.test_accuracy > 0.95
+
+
+def test_early_stopping_stops_once_validation_stops_improving():
+  rng = np.random.default_rng(1)
+  inputs, targets = _separable(rng, 100)
+  fit = downstream.fit_and_score(
+      lambda: downstream.feature_classifier(3), inputs[:50], targets[:50],
+      inputs[50:], targets[50:], seed=0, learning_rates=(1e-2,),
+      eval_every=10, patience=2, max_steps=100000)
+  # An easy problem converges long before the cap, and is scored with the
+  # weights of its best validation loss.
+  assert fit.steps < 5000 and fit.steps % 10 == 0
+  assert fit.test_accuracy > 0.9
+
+
+def test_the_learning_rate_with_the_lowest_validation_loss_is_kept():
+  rng = np.random.default_rng(2)
+  inputs, targets = _separable(rng, 200)
+  # In 400 steps of 1e-7 an MLP barely moves from chance; 1e-2 learns it.
+  fit = downstream.fit_and_score(
+      lambda: downstream.feature_classifier(3), inputs[:100], targets[:100],
+      inputs[100:], targets[100:], seed=0, learning_rates=(1e-7, 1e-2),
+      eval_every=20, patience=3, max_steps=400)
+  assert fit.learning_rate == 1e-2 and fit.test_accuracy > 0.9
