@@ -79,11 +79,13 @@ def load_characters(root: str, size: int = 28) -> data.Labelled:
 def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
                   test_fraction: float = 0.2) -> tuple[data.Labelled,
                                                        data.Labelled]:
-  """Training and test drawings.
+  """Training and test drawings of characters the other split never has.
 
   With Omniglot's standard folders, images_background trains and
   images_evaluation (other alphabets) tests; otherwise a random
-  `test_fraction` of the drawings is held out.
+  `test_fraction` of the characters (every drawing of each) is held out,
+  so a model is tested on characters it never saw, as with the standard
+  split.
 
   Returns:
     (train, test) labelled drawings `[K, size, size]` uint8.
@@ -95,13 +97,15 @@ def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
   if all(os.path.isdir(split) for split in splits):
     return tuple(load_characters(split, size) for split in splits)
   drawings = load_characters(omniglot_dir, size)
-  order = np.random.default_rng(seed).permutation(len(drawings.images))
-  num_test = max(1, int(round(test_fraction * len(order))))
-  if num_test >= len(order):
-    raise ValueError(f"{omniglot_dir} has {len(order)} drawings: too few "
-                     f"to hold {num_test} out for testing.")
+  characters = np.unique(drawings.labels)
+  num_test = max(1, int(round(test_fraction * len(characters))))
+  if num_test >= len(characters):
+    raise ValueError(f"{omniglot_dir} has {len(characters)} characters: too "
+                     f"few to hold {num_test} out for testing.")
+  held_out = np.random.default_rng(seed).permutation(characters)[:num_test]
+  tested = np.isin(drawings.labels, held_out)
   return tuple(data.Labelled(drawings.images[part], drawings.labels[part])
-               for part in (order[num_test:], order[:num_test]))
+               for part in (~tested, tested))
 
 
 def multi_omniglot(omniglot_dir: str, num_train: int, num_test: int,

@@ -43,11 +43,22 @@ def test_standard_folders_split_background_and_evaluation(tmp_path):
   assert len(train.images) == 12 and len(test.images) == 12
 
 
-def test_a_plain_folder_holds_out_a_fraction(tmp_path):
+def test_a_plain_folder_holds_out_whole_characters(tmp_path):
   root = _omniglot_folder(str(tmp_path), splits=("mine",))
   train, test = omniglot.load_omniglot(os.path.join(root, "mine"),
                                        test_fraction=0.25)
+  # One of the four characters, with all three of its drawings.
   assert len(train.images) == 9 and len(test.labels) == 3
+  assert len(np.unique(test.labels)) == 1
+  assert not set(train.labels) & set(test.labels)
+
+
+def test_a_plain_folder_of_one_character_cannot_be_split(tmp_path):
+  folder = tmp_path / "mine" / "Alpha" / "character01"
+  for drawer in range(3):
+    _write_drawing(str(folder / f"{drawer}.png"), row=10 + drawer)
+  with pytest.raises(ValueError, match="1 characters: too few"):
+    omniglot.load_omniglot(str(tmp_path / "mine"))
 
 
 def test_multi_omniglot_scenes(tmp_path):
