@@ -99,14 +99,22 @@ class AIR(snt.Module):
                      kl_where, kl_what, kl_pres, sampled, log_q_pres, elbo,
                      log_weight)
 
-  def build(self) -> None:
-    """Creates the variables of the model and inference network now.
+  def build(self, baseline: bool = True) -> None:
+    """Creates every variable now, the baseline's too unless not `baseline`
+    (objectives without one, such as VIMCO, train none).
 
     Sonnet creates them on first use; one deterministic pass on a blank
     image makes them all, e.g. before a checkpoint restore is checked or a
-    SavedModel is written.
+    SavedModel is written. Built eagerly, the initial weights depend only
+    on the global seed and the order the variables are made in; built
+    inside a `tf.function`, they would also depend on how many operations
+    the trace had made before each, which any refactoring changes.
     """
-    self(tf.zeros([1, *self.config.canvas_size]), 0.5, sample=False)
+    blank = tf.zeros([1, *self.config.canvas_size])
+    posterior = self(blank, 0.5, sample=False).posterior
+    if baseline:
+      self.baseline(blank, posterior.z_pres, posterior.z_where,
+                    posterior.z_what)
 
   def generate(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -126,6 +126,8 @@ class Trainer(tf.Module):
   def __init__(self, model: AIR, config: TrainConfig):
     """Constructs a `Trainer` of `model`, trained as `config` says."""
     super().__init__(name="trainer")
+    # Eagerly: see `AIR.build`.
+    model.build(baseline=config.objective != "vimco")
     self.model = model
     self.config = config
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
