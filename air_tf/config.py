@@ -4,7 +4,7 @@ import dataclasses
 import json
 from typing import Any
 
-LIKELIHOODS = ("normal", "bernoulli")
+from air_tf.renderer import LIKELIHOODS
 
 
 @dataclasses.dataclass(frozen=True)

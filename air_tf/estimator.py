@@ -18,7 +18,6 @@ from typing import NamedTuple
 import sonnet as snt
 import tensorflow as tf
 
-from air_tf.config import AIRConfig
 from air_tf.inference import image_encoder
 from air_tf.recurrent import ContextLSTM
 
@@ -34,13 +33,21 @@ class Baseline(snt.Module):
   weights.
   """
 
-  def __init__(self, config: AIRConfig, name: str = "baseline"):
+  def __init__(self, lstm_size: int, hidden_sizes: tuple[int, ...],
+               image_encoder_hidden: tuple[int, ...],
+               name: str = "baseline"):
+    """Constructs the baseline.
+
+    Args:
+      lstm_size: units of its LSTM.
+      hidden_sizes: hidden sizes of the MLP on the LSTM's output.
+      image_encoder_hidden: hidden sizes of its own image embedding MLP.
+      name: the module's name.
+    """
     super().__init__(name=name)
-    height, width = config.canvas_size
-    self._num_pixels = height * width
-    self._image_encoder = image_encoder(config.image_encoder_hidden)
-    self._lstm = ContextLSTM(config.baseline_lstm_size, name="lstm")
-    self._head = snt.nets.MLP(list(config.baseline_hidden) + [1],
+    self._image_encoder = image_encoder(image_encoder_hidden)
+    self._lstm = ContextLSTM(lstm_size, name="lstm")
+    self._head = snt.nets.MLP(list(hidden_sizes) + [1],
                               activate_final=False, name="head")
 
   def __call__(self, images: tf.Tensor, z_pres: tf.Tensor,
@@ -58,8 +65,7 @@ class Baseline(snt.Module):
       before i only.
     """
     batch_size, max_steps = tf.shape(images)[0], z_pres.shape[1]
-    image_features = self._image_encoder(tf.reshape(
-        tf.stop_gradient(images), [batch_size, self._num_pixels]))
+    image_features = self._image_encoder(snt.flatten(tf.stop_gradient(images)))
     earlier = tf.stop_gradient(tf.concat(
         [z_pres[:, :, tf.newaxis], z_where, z_what], axis=2))
     # Step i reads step i - 1's latents; step 0 reads "present, at 0".

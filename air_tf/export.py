@@ -100,8 +100,7 @@ class ServingModule(tf.Module):
     """Deterministic inference; see the module docstring."""
     model = self._model
     images = _checked_images(images, model.config.canvas_size)
-    posterior = model.inference(images, renderer=model.renderer,
-                                sample=False)
+    posterior = model.inference(images, sample=False)
     z_pres = posterior.z_pres
     reached = presence_before(z_pres)
     return {

@@ -7,7 +7,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from air_tf import spatial_transformer
-from air_tf.config import AIRConfig
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
 
@@ -32,6 +31,28 @@ class Posterior(NamedTuple):
   z_what: tf.Tensor  # [B, N, D]
   z_what_loc: tf.Tensor  # [B, N, D]
   z_what_scale: tf.Tensor  # [B, N, D]
+
+  def pres_distribution(self) -> tfd.Distribution:
+    """q(z_pres_i | z_pres_{i-1} = 1, ...): batch [B, N], event []."""
+    return pres_distribution(self.z_pres_logits)
+
+  def where_distribution(self) -> tfd.Distribution:
+    """q(z_where_i | ...): batch [B, N], event [3]."""
+    return normal_distribution(self.z_where_loc, self.z_where_scale)
+
+  def what_distribution(self) -> tfd.Distribution:
+    """q(z_what_i | ...): batch [B, N], event [D]."""
+    return normal_distribution(self.z_what_loc, self.z_what_scale)
+
+
+def pres_distribution(logits: tf.Tensor) -> tfd.Distribution:
+  """The Bernoulli of z_pres with these logits (0/1 float32 samples)."""
+  return tfd.Bernoulli(logits=logits, dtype=tf.float32)
+
+
+def normal_distribution(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Distribution:
+  """Independent normals over the last axis (the event)."""
+  return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1)
 
 
 def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
@@ -64,64 +85,88 @@ class InferenceNetwork(snt.Module):
   steps are absent, and the loop stops when every image has.
   """
 
-  def __init__(self, config: AIRConfig, name: str = "inference"):
+  def __init__(self, renderer: Renderer, max_steps: int, z_what_size: int,
+               window_size: int, lstm_size: int,
+               encoder_hidden: tuple[int, ...],
+               image_encoder_hidden: tuple[int, ...], dair: bool,
+               z_where_prior_loc: tuple[float, float, float],
+               z_where_init_std: tuple[float, float, float],
+               scale_range: float, position_range: float,
+               z_pres_floor: float, name: str = "inference"):
+    """Constructs the inference network.
+
+    Args:
+      renderer: the model's renderer; with DAIR each step reads the image
+        minus the objects it has rendered so far.
+      max_steps: N, the most steps.
+      z_what_size: D.
+      window_size: side of the glimpse the z_what encoder reads.
+      lstm_size: units of the LSTM.
+      encoder_hidden: hidden sizes of the glimpse encoder MLP.
+      image_encoder_hidden: hidden sizes of the image embedding MLP.
+      dair: whether each step sees the residual (DAIR) or the image.
+      z_where_prior_loc: the prior mean of (scale, x, y), around which the
+        posterior mean is bounded.
+      z_where_init_std: roughly the posterior std of (scale, x, y) of a
+        fresh network.
+      scale_range, position_range: bounds of the posterior mean (see
+        `AIRConfig`).
+      z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
+      name: the module's name.
+    """
     super().__init__(name=name)
-    self._config = config
-    height, width = config.canvas_size
-    self._num_pixels = height * width
-    self._image_encoder = image_encoder(config.image_encoder_hidden)
-    self._lstm = ContextLSTM(config.lstm_size, name="lstm")
+    self._renderer = renderer
+    self._max_steps = max_steps
+    self._z_what_size = z_what_size
+    self._window_size = window_size
+    self._dair = dair
+    self._ranges = (scale_range, position_range, position_range)
+    self._z_pres_floor = z_pres_floor
+    self._image_encoder = image_encoder(image_encoder_hidden)
+    self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
     self._glimpse_encoder = snt.nets.MLP(
-        list(config.encoder_hidden) + [2 * config.z_what_size],
+        list(encoder_hidden) + [2 * z_what_size],
         activate_final=False, name="glimpse_encoder")
-    self._z_where_prior_loc = tf.constant(config.z_where_prior_loc,
-                                          tf.float32)
+    self._z_where_prior_loc = tf.constant(z_where_prior_loc, tf.float32)
     self._z_where_std_unit = tf.constant(
-        config.z_where_posterior_init_std, tf.float32) / _SOFTPLUS_OF_ZERO
+        z_where_init_std, tf.float32) / _SOFTPLUS_OF_ZERO
 
   def _bound_where(self, offset: tf.Tensor) -> tf.Tensor:
     """Squashes a `[B, 3]` offset from the prior mean into the allowed box."""
-    config = self._config
-    ranges = tf.constant([config.scale_range] + [config.position_range] * 2)
+    ranges = tf.constant(self._ranges)
     squashed = ranges * tf.tanh(offset / tf.maximum(ranges, 1e-6))
     return tf.where(ranges > 0, squashed, offset)
 
   def _floor_logits(self, logits: tf.Tensor) -> tf.Tensor:
     """Logits of floor + (1 - 2 floor) sigmoid(logits); 0 stays 0."""
-    floor = self._config.z_pres_floor
+    floor = self._z_pres_floor
     if not floor:
       return logits
     probs = floor + (1.0 - 2.0 * floor) * tf.sigmoid(logits)
     return tf.math.log(probs) - tf.math.log1p(-probs)
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
-    flat = tf.reshape(images, [tf.shape(images)[0], self._num_pixels])
-    return self._image_encoder(flat)
+    return self._image_encoder(snt.flatten(images))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
-               renderer: Optional[Renderer] = None,
                sample: bool = True) -> Posterior:
     """Infers the objects of a batch of images.
 
     Args:
       images: `[B, H, W]` float32.
       seed: `[2]` int32 stateless seed; needed when `sample`.
-      renderer: the decoder, needed with DAIR to form the residual.
       sample: draw the latents (training) or take the posterior means and
         z_pres = [q(z_pres) > 0.5] (deterministic inference).
 
     Returns:
       The `Posterior` of every step.
     """
-    config = self._config
-    if config.dair and renderer is None:
-      raise ValueError("DAIR needs the renderer to form the residual.")
     if sample and seed is None:
       raise ValueError("Sampling needs a stateless seed.")
     batch_size = tf.shape(images)[0]
-    n, d = config.max_steps, config.z_what_size
+    n, d, window = self._max_steps, self._z_what_size, self._window_size
 
     def zeros(*shape):
       return tf.zeros(tf.stack([batch_size, n, *shape]))
@@ -132,11 +177,11 @@ class InferenceNetwork(snt.Module):
         z_what_loc=zeros(d), z_what_scale=zeros(d) + 1.0)
     latents_size = 3 + d + 1
     # Without DAIR every step sees the same image: project it once.
-    image_gates = None if config.dair else self._lstm.project_context(
+    image_gates = None if self._dair else self._lstm.project_context(
         self._embed(images), latents_size)
 
     def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
-      if config.dair:
+      if self._dair:
         gates = self._lstm.project_context(self._embed(images - canvas),
                                            latents_size)
       else:
@@ -152,30 +197,28 @@ class InferenceNetwork(snt.Module):
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)
-        pres = tfd.Bernoulli(logits=pres_logits, dtype=tf.float32).sample(
-            seed=pres_seed)
-        where = where_loc + where_scale * tf.random.stateless_normal(
-            tf.shape(where_loc), where_seed)
+        pres = pres_distribution(pres_logits).sample(seed=pres_seed)
+        where = normal_distribution(where_loc, where_scale).sample(
+            seed=where_seed)
       else:
         pres = tf.cast(pres_logits > 0.0, tf.float32)
         where = where_loc
       pres = prev_pres * pres
 
-      glimpse = spatial_transformer.canvas_to_window(
-          images, where, config.window_size)
-      glimpse = tf.reshape(glimpse, [batch_size, config.window_size ** 2])
+      glimpse = spatial_transformer.canvas_to_window(images, where, window)
+      glimpse = tf.reshape(glimpse, [batch_size, window ** 2])
       what_params = self._glimpse_encoder(glimpse)
       what_loc = what_params[:, :d]
       what_scale = tf.nn.softplus(what_params[:, d:])
       if sample:
-        what = what_loc + what_scale * tf.random.stateless_normal(
-            tf.shape(what_loc), what_seed)
+        what = normal_distribution(what_loc, what_scale).sample(
+            seed=what_seed)
       else:
         what = what_loc
 
-      if config.dair:
-        canvas += pres[:, tf.newaxis, tf.newaxis] * renderer.render_object(
-            where, what)
+      if self._dair:
+        canvas += pres[:, tf.newaxis, tf.newaxis] * (
+            self._renderer.render_object(where, what))
       posterior = Posterior(*[
           _write(accumulator, i, value) for accumulator, value in zip(
               posterior, (pres, pres_logits, where, where_loc, where_scale,

@@ -10,7 +10,7 @@ from air_tf.config import AIRConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import InferenceNetwork, Posterior
 from air_tf.prior import Prior
-from air_tf.renderer import Renderer
+from air_tf.renderer import DecoderRenderer
 
 tfd = tfp.distributions
 
@@ -41,16 +41,30 @@ class AIR(snt.Module):
   def __init__(self, config: AIRConfig, name: str = "air"):
     super().__init__(name=name)
     self.config = config
-    self.prior = Prior(config)
-    self.renderer = Renderer(config)
-    self.inference = InferenceNetwork(config)
-    self.baseline = Baseline(config)
+    self.prior = Prior(config.max_steps, config.z_what_size,
+                       config.z_where_prior_loc, config.z_where_prior_scale)
+    self.renderer = DecoderRenderer(
+        config.canvas_size, config.window_size, config.decoder_hidden,
+        config.decoder_output_bias, config.likelihood, config.likelihood_std)
+    self.inference = InferenceNetwork(
+        self.renderer, config.max_steps, config.z_what_size,
+        config.window_size, config.lstm_size, config.encoder_hidden,
+        config.image_encoder_hidden, config.dair, config.z_where_prior_loc,
+        config.z_where_posterior_init_std, config.scale_range,
+        config.position_range, config.z_pres_floor)
+    self.baseline = Baseline(config.baseline_lstm_size,
+                             config.baseline_hidden,
+                             config.image_encoder_hidden)
 
   @property
   def model_variables(self) -> tuple[tf.Variable, ...]:
-    """Trainable variables of the generative model and inference network."""
-    return self.renderer.trainable_variables + (
-        self.inference.trainable_variables)
+    """Trainable variables of the generative model and inference network,
+    each once (the inference network holds the renderer too)."""
+    rendering = self.renderer.trainable_variables
+    known = {variable.ref() for variable in rendering}
+    return rendering + tuple(
+        variable for variable in self.inference.trainable_variables
+        if variable.ref() not in known)
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None,
@@ -66,18 +80,16 @@ class AIR(snt.Module):
     Returns:
       The `AIROutput`.
     """
-    posterior = self.inference(images, seed, self.renderer, sample=sample)
+    posterior = self.inference(images, seed, sample=sample)
     z_pres = posterior.z_pres
     sampled = presence_before(z_pres)
     reconstruction = self.renderer(z_pres, posterior.z_where,
                                    posterior.z_what)
     log_likelihood = self.renderer.likelihood(reconstruction).log_prob(images)
 
-    q_where = tfd.Independent(
-        tfd.Normal(posterior.z_where_loc, posterior.z_where_scale), 1)
-    q_what = tfd.Independent(
-        tfd.Normal(posterior.z_what_loc, posterior.z_what_scale), 1)
-    q_pres = tfd.Bernoulli(logits=posterior.z_pres_logits, dtype=tf.float32)
+    q_where = posterior.where_distribution()
+    q_what = posterior.what_distribution()
+    q_pres = posterior.pres_distribution()
     p_where, p_what = self.prior.z_where(), self.prior.z_what()
     p_pres = self.prior.z_pres(z_pres_prob)
 
@@ -88,13 +100,11 @@ class AIR(snt.Module):
 
     count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
     log_q_pres = sampled * q_pres.log_prob(z_pres)
-    log_ratio_objects = z_pres * (
-        p_where.log_prob(posterior.z_where) - q_where.log_prob(
-            posterior.z_where) + p_what.log_prob(posterior.z_what) -
-        q_what.log_prob(posterior.z_what))
-    log_weight = (log_likelihood + self.prior.count(z_pres_prob).log_prob(
-        count) - tf.reduce_sum(log_q_pres, 1) + tf.reduce_sum(
-            log_ratio_objects, 1))
+    log_q_objects = z_pres * (q_where.log_prob(posterior.z_where) +
+                              q_what.log_prob(posterior.z_what))
+    log_weight = (log_likelihood + self.prior.log_prob(
+        count, posterior.z_where, posterior.z_what, z_pres_prob) -
+                  tf.reduce_sum(log_q_pres + log_q_objects, axis=1))
     return AIROutput(posterior, count, reconstruction, log_likelihood,
                      kl_where, kl_what, kl_pres, sampled, log_q_pres, elbo,
                      log_weight)

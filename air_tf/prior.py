@@ -1,10 +1,10 @@
 """The prior p(n) prod_i p(z_where_i) p(z_what_i) of AIR's generative model."""
 
+from typing import Sequence
+
 import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
-
-from air_tf.config import AIRConfig
 
 tfd = tfp.distributions
 
@@ -19,12 +19,23 @@ class Prior(snt.Module):
   anneal it.
   """
 
-  def __init__(self, config: AIRConfig, name: str = "prior"):
+  def __init__(self, max_steps: int, z_what_size: int,
+               z_where_loc: Sequence[float], z_where_scale: Sequence[float],
+               name: str = "prior"):
+    """Constructs the prior.
+
+    Args:
+      max_steps: N, the most objects.
+      z_what_size: D, the size of each object's appearance code.
+      z_where_loc: mean of (scale, x, y).
+      z_where_scale: standard deviation of (scale, x, y).
+      name: the module's name.
+    """
     super().__init__(name=name)
-    self._max_steps = config.max_steps
-    self._z_what_size = config.z_what_size
-    self._z_where_loc = tf.constant(config.z_where_prior_loc, tf.float32)
-    self._z_where_scale = tf.constant(config.z_where_prior_scale, tf.float32)
+    self._max_steps = max_steps
+    self._z_what_size = z_what_size
+    self._z_where_loc = tf.constant(z_where_loc, tf.float32)
+    self._z_where_scale = tf.constant(z_where_scale, tf.float32)
 
   def z_pres(self, z_pres_prob: tf.Tensor) -> tfd.Bernoulli:
     """p(z_pres_i = 1 | z_pres_{i-1} = 1): a scalar Bernoulli."""
@@ -48,6 +59,22 @@ class Prior(snt.Module):
     return tfd.Independent(
         tfd.Normal(tf.zeros([self._z_what_size]), 1.0),
         reinterpreted_batch_ndims=1)
+
+  def log_prob(self, count: tf.Tensor, z_where: tf.Tensor,
+               z_what: tf.Tensor, z_pres_prob: tf.Tensor) -> tf.Tensor:
+    """log p(n, z_where_1..n, z_what_1..n) of each scene, `[B]`.
+
+    Args:
+      count: `[B]` int32 n.
+      z_where: `[B, N, 3]`; steps from n on are not scored.
+      z_what: `[B, N, D]`; likewise.
+      z_pres_prob: scalar prior probability of one more object.
+    """
+    present = tf.sequence_mask(count, self._max_steps, dtype=tf.float32)
+    per_object = (self.z_where().log_prob(z_where) +
+                  self.z_what().log_prob(z_what))  # [B, N]
+    return (self.count(z_pres_prob).log_prob(count) +
+            tf.reduce_sum(present * per_object, axis=1))
 
   def sample(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
              seed: tf.Tensor) -> dict[str, tf.Tensor]:

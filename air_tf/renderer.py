@@ -1,42 +1,53 @@
-"""The likelihood p(x | z): decode each object, place it, add them up."""
+"""The likelihood p(x | z): render each object, add them up, add noise.
+
+`Renderer` is the interface the model and the inference network use; a
+renderer that learns nothing (a fixed graphics engine) implements it as
+well as the learned `DecoderRenderer`.
+"""
+
+import abc
 
 import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from air_tf import spatial_transformer
-from air_tf.config import AIRConfig
 
 tfd = tfp.distributions
 
+LIKELIHOODS = ("normal", "bernoulli")
 # Keeps Bernoulli log-probs finite where objects overlap or are empty.
 _BERNOULLI_EPSILON = 1e-4
 
 
-class Renderer(snt.Module):
-  """Decoder MLP, spatial transformer and pixel likelihood."""
+class Renderer(snt.Module, abc.ABC):
+  """Draws objects on a canvas and scores images against it.
 
-  def __init__(self, config: AIRConfig, name: str = "renderer"):
+  A subclass says how one object looks (`render_object`); the canvas is the
+  sum of the present objects, and pixels are independent given it.
+  """
+
+  def __init__(self, canvas_size: tuple[int, int], likelihood: str,
+               likelihood_std: float, name: str):
+    """Constructs a renderer.
+
+    Args:
+      canvas_size: (H, W) of the images.
+      likelihood: "normal" (std `likelihood_std`) or "bernoulli".
+      likelihood_std: pixel standard deviation of the normal likelihood.
+      name: the module's name.
+    """
     super().__init__(name=name)
-    self._canvas_size = tuple(config.canvas_size)
-    self._window_size = config.window_size
-    self._likelihood = config.likelihood
-    self._likelihood_std = config.likelihood_std
-    self._output_bias = config.decoder_output_bias
-    self._decoder = snt.nets.MLP(
-        list(config.decoder_hidden) + [config.window_size ** 2],
-        activate_final=False, name="decoder")
+    if likelihood not in LIKELIHOODS:
+      raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got "
+                       f"{likelihood!r}.")
+    self.canvas_size = tuple(canvas_size)
+    self._likelihood = likelihood
+    self._likelihood_std = likelihood_std
 
-  def decode(self, z_what: tf.Tensor) -> tf.Tensor:
-    """Object images in (0, 1), `[M, D] -> [M, window, window]`."""
-    logits = self._decoder(z_what) + self._output_bias
-    return tf.reshape(tf.sigmoid(logits),
-                      [-1, self._window_size, self._window_size])
-
+  @abc.abstractmethod
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
     """One object per image, `[M, 3], [M, D] -> [M, H, W]`."""
-    return spatial_transformer.window_to_canvas(
-        self.decode(z_what), z_where, self._canvas_size)
 
   def __call__(self, z_pres: tf.Tensor, z_where: tf.Tensor,
                z_what: tf.Tensor) -> tf.Tensor:
@@ -53,7 +64,7 @@ class Renderer(snt.Module):
     max_steps = z_pres.shape[1]
     objects = self.render_object(tf.reshape(z_where, [-1, 3]),
                                  tf.reshape(z_what, [-1, z_what.shape[-1]]))
-    objects = tf.reshape(objects, [-1, max_steps, *self._canvas_size])
+    objects = tf.reshape(objects, [-1, max_steps, *self.canvas_size])
     return tf.einsum("bn,bnhw->bhw", z_pres, objects)
 
   def likelihood(self, canvas: tf.Tensor) -> tfd.Distribution:
@@ -65,3 +76,40 @@ class Renderer(snt.Module):
     else:
       pixels = tfd.Normal(canvas, self._likelihood_std)
     return tfd.Independent(pixels, reinterpreted_batch_ndims=2)
+
+
+class DecoderRenderer(Renderer):
+  """AIR's learned renderer: an MLP decodes z_what into a window-sized
+  object image, which the spatial transformer places at z_where."""
+
+  def __init__(self, canvas_size: tuple[int, int], window_size: int,
+               hidden_sizes: tuple[int, ...], output_bias: float,
+               likelihood: str, likelihood_std: float,
+               name: str = "renderer"):
+    """Constructs the renderer.
+
+    Args:
+      canvas_size: (H, W) of the images.
+      window_size: side of the decoded object image.
+      hidden_sizes: hidden layer sizes of the decoder MLP.
+      output_bias: added to the decoder's logits before the sigmoid, so that
+        objects start almost empty.
+      likelihood: "normal" or "bernoulli" (see `Renderer`).
+      likelihood_std: pixel standard deviation of the normal likelihood.
+      name: the module's name.
+    """
+    super().__init__(canvas_size, likelihood, likelihood_std, name=name)
+    self._window_size = window_size
+    self._output_bias = output_bias
+    self._decoder = snt.nets.MLP(list(hidden_sizes) + [window_size ** 2],
+                                 activate_final=False, name="decoder")
+
+  def decode(self, z_what: tf.Tensor) -> tf.Tensor:
+    """Object images in (0, 1), `[M, D] -> [M, window, window]`."""
+    logits = self._decoder(z_what) + self._output_bias
+    return tf.reshape(tf.sigmoid(logits),
+                      [-1, self._window_size, self._window_size])
+
+  def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    return spatial_transformer.window_to_canvas(
+        self.decode(z_what), z_where, self.canvas_size)

@@ -20,3 +20,11 @@ TINY = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
 @pytest.fixture(scope="session")
 def tiny_config() -> AIRConfig:
   return TINY
+
+
+def variable_named(module, name: str):
+  """The one variable of `module` whose name contains `name`, such as
+  "pres_where_head/b" (tests reach weights by name, not by private
+  attribute)."""
+  [variable] = [v for v in module.variables if name in v.name]
+  return variable

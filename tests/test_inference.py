@@ -3,21 +3,22 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from air_tf.inference import InferenceNetwork
+from air_tf.model import AIR
+from conftest import variable_named
 
 
 def test_posterior_stays_in_its_bounds_however_far_the_head_pushes(
     tiny_config):
   tiny_config = dataclasses.replace(tiny_config, z_pres_floor=0.05)
-  network = InferenceNetwork(tiny_config)
+  network = AIR(tiny_config).inference
   images = tf.random.stateless_uniform([4, 16, 16], [0, 1])
   network(images, sample=False)  # Creates the variables.
   floor = tiny_config.z_pres_floor
   low, high = (tiny_config.z_where_prior_loc[0] - tiny_config.scale_range,
                tiny_config.z_where_prior_loc[0] + tiny_config.scale_range)
-  head = network._pres_where_head  # pylint: disable=protected-access
+  bias = variable_named(network, "pres_where_head/b")
   for push in (-1e3, 1e3):
-    head.b.assign(tf.fill(head.b.shape, push))
+    bias.assign(tf.fill(bias.shape, push))
     posterior = network(images, tf.constant([1, 2]))
     probs = tf.sigmoid(posterior.z_pres_logits[:, 0]).numpy()
     np.testing.assert_allclose(probs, floor if push < 0 else 1 - floor,
@@ -29,11 +30,11 @@ def test_posterior_stays_in_its_bounds_however_far_the_head_pushes(
 
 
 def test_loop_stops_once_every_image_is_done(tiny_config):
-  network = InferenceNetwork(tiny_config)
+  network = AIR(tiny_config).inference
   images = tf.zeros([3, 16, 16])
   network(images, sample=False)
-  head = network._pres_where_head  # pylint: disable=protected-access
-  head.b.assign(tf.tensor_scatter_nd_update(head.b, [[0]], [-1e3]))
+  bias = variable_named(network, "pres_where_head/b")
+  bias.assign(tf.tensor_scatter_nd_update(bias, [[0]], [-1e3]))
   posterior = network(images, sample=False)
   np.testing.assert_array_equal(posterior.z_pres, np.zeros([3, 3]))
   # Steps the loop never ran keep finite placeholder values.

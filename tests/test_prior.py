@@ -5,15 +5,20 @@ import tensorflow as tf
 from air_tf.prior import Prior
 
 
+def _prior(config):
+  return Prior(config.max_steps, config.z_what_size, config.z_where_prior_loc,
+               config.z_where_prior_scale)
+
+
 @pytest.mark.parametrize("p", [1e-5, 0.01, 0.5, 0.99])
 def test_count_probabilities_sum_to_one(tiny_config, p):
-  probs = Prior(tiny_config).count(p).probs_parameter().numpy()
+  probs = _prior(tiny_config).count(p).probs_parameter().numpy()
   assert probs.shape == (tiny_config.max_steps + 1,)
   np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)
 
 
 def test_count_is_the_truncated_geometric_of_the_step_bernoullis(tiny_config):
-  prior, p = Prior(tiny_config), 0.3
+  prior, p = _prior(tiny_config), 0.3
   n_max = tiny_config.max_steps
   for n in range(n_max + 1):
     steps = [1.0] * n + ([0.0] if n < n_max else [])
@@ -23,7 +28,7 @@ def test_count_is_the_truncated_geometric_of_the_step_bernoullis(tiny_config):
 
 
 def test_samples_follow_the_count_distribution(tiny_config):
-  prior, p = Prior(tiny_config), 0.6
+  prior, p = _prior(tiny_config), 0.6
   scene = prior.sample(20000, p, tf.constant([3, 4]))
   z_pres = scene["z_pres"].numpy()
   # Presence is a run of ones then zeros, as long as the count.
@@ -39,7 +44,36 @@ def test_samples_follow_the_count_distribution(tiny_config):
 
 
 def test_event_shapes_are_explicit(tiny_config):
-  prior = Prior(tiny_config)
+  prior = _prior(tiny_config)
   assert prior.z_where().event_shape == [3]
   assert prior.z_what().event_shape == [tiny_config.z_what_size]
   assert prior.count(0.1).event_shape == []
+
+
+def test_log_prob_is_the_count_and_the_present_objects(tiny_config):
+  prior, p = _prior(tiny_config), 0.3
+  scene = prior.sample(6, p, tf.constant([1, 2]))
+  expected = prior.count(p).log_prob(scene["count"]).numpy()
+  for b, n in enumerate(scene["count"].numpy()):
+    for i in range(n):  # Steps from n on are not scored.
+      expected[b] += prior.z_where().log_prob(scene["z_where"][b, i])
+      expected[b] += prior.z_what().log_prob(scene["z_what"][b, i])
+  np.testing.assert_allclose(
+      prior.log_prob(scene["count"], scene["z_where"], scene["z_what"], p),
+      expected, rtol=1e-5)
+
+
+def test_log_prob_of_the_count_sums_to_one_over_counts(tiny_config):
+  # With every latent at its prior mode the object densities factor out:
+  # summing exp(log p - log p(objects)) over n gives p(n)'s total, 1.
+  prior, p, n_max = _prior(tiny_config), 0.4, tiny_config.max_steps
+  counts = tf.range(n_max + 1)
+  z_where = tf.broadcast_to(tiny_config.z_where_prior_loc, [n_max + 1, n_max,
+                                                            3])
+  z_what = tf.zeros([n_max + 1, n_max, tiny_config.z_what_size])
+  per_object = float(prior.z_where().log_prob(z_where[0, 0]) +
+                     prior.z_what().log_prob(z_what[0, 0]))
+  log_probs = prior.log_prob(counts, z_where, z_what, p).numpy()
+  np.testing.assert_allclose(
+      np.exp(log_probs - per_object * np.arange(n_max + 1)).sum(), 1.0,
+      rtol=1e-5)

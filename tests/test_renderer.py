@@ -1,0 +1,94 @@
+"""The renderer: objects placed and summed, the pixel likelihood, and the
+interface a renderer that learns nothing implements."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import spatial_transformer
+from air_tf.inference import InferenceNetwork
+from air_tf.renderer import DecoderRenderer, Renderer
+
+
+class SquareRenderer(Renderer):
+  """A fixed renderer: every object is a filled square of brightness
+  sigmoid(z_what[0]), placed at z_where. No variables."""
+
+  def __init__(self, canvas_size, window_size=4):
+    super().__init__(canvas_size, "normal", 0.3, name="squares")
+    self._window_size = window_size
+
+  def render_object(self, z_where, z_what):
+    brightness = tf.sigmoid(z_what[:, 0])[:, tf.newaxis, tf.newaxis]
+    windows = brightness * tf.ones([1, self._window_size, self._window_size])
+    return spatial_transformer.window_to_canvas(windows, z_where,
+                                                self.canvas_size)
+
+
+def _latents():
+  z_where = tf.constant([[[2.0, -0.5, -0.5], [2.0, 0.5, 0.5]]])
+  z_what = tf.constant([[[5.0, 0.0], [5.0, 0.0]]])
+  return z_where, z_what
+
+
+def test_the_canvas_is_the_sum_of_the_present_objects():
+  renderer = DecoderRenderer((16, 16), 6, (8,), 0.0, "normal", 0.3)
+  z_where, z_what = _latents()
+  both = renderer(tf.constant([[1.0, 1.0]]), z_where, z_what)
+  first = renderer(tf.constant([[1.0, 0.0]]), z_where, z_what)
+  second = renderer(tf.constant([[0.0, 1.0]]), z_where, z_what)
+  np.testing.assert_allclose(both, first + second, atol=1e-6)
+  np.testing.assert_allclose(
+      first[0], renderer.render_object(z_where[:, 0], z_what[:, 0])[0],
+      atol=1e-6)
+  assert np.all(renderer(tf.zeros([1, 2]), z_where, z_what).numpy() == 0)
+
+
+def test_objects_start_nearly_empty_with_a_negative_output_bias():
+  renderer = DecoderRenderer((16, 16), 6, (8,), -6.0, "normal", 0.3)
+  decoded = renderer.decode(tf.zeros([3, 2])).numpy()
+  assert decoded.shape == (3, 6, 6) and decoded.max() < 0.01
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "bernoulli"])
+def test_the_likelihood_scores_whole_images(likelihood):
+  renderer = DecoderRenderer((16, 16), 6, (8,), 0.0, likelihood, 0.3)
+  canvas = tf.constant(np.linspace(0, 1.5, 2 * 256).reshape(2, 16, 16),
+                       tf.float32)  # Overlapping objects can exceed 1.
+  distribution = renderer.likelihood(canvas)
+  assert distribution.batch_shape == [2]
+  assert distribution.event_shape == [16, 16]
+  log_prob = distribution.log_prob(tf.zeros([2, 16, 16])).numpy()
+  assert log_prob.shape == (2,) and np.isfinite(log_prob).all()
+
+
+def test_a_normal_likelihood_peaks_at_the_canvas():
+  renderer = DecoderRenderer((4, 4), 2, (8,), 0.0, "normal", 0.3)
+  canvas = tf.fill([1, 4, 4], 0.5)
+  at_canvas = renderer.likelihood(canvas).log_prob(canvas)
+  elsewhere = renderer.likelihood(canvas).log_prob(canvas + 0.1)
+  np.testing.assert_allclose(at_canvas - elsewhere, 16 * 0.01 / (2 * 0.09),
+                             rtol=1e-5)
+
+
+def test_an_unknown_likelihood_says_what_is_known():
+  with pytest.raises(ValueError, match="likelihood must be one of"):
+    DecoderRenderer((16, 16), 6, (8,), 0.0, "poisson", 0.3)
+
+
+def test_a_fixed_renderer_implements_the_interface():
+  renderer = SquareRenderer((16, 16))
+  z_where, z_what = _latents()
+  canvas = renderer(tf.constant([[1.0, 1.0]]), z_where, z_what).numpy()
+  # Two squares of brightness sigmoid(5), in opposite quarters.
+  np.testing.assert_allclose(canvas.max(), 1 / (1 + np.exp(-5)), rtol=1e-5)
+  assert canvas[0, :8, :8].sum() > 0 and canvas[0, 8:, 8:].sum() > 0
+  # DAIR inference reads the residual through any renderer.
+  inference = InferenceNetwork(
+      renderer, max_steps=2, z_what_size=2, window_size=4, lstm_size=8,
+      encoder_hidden=(8,), image_encoder_hidden=(8,), dair=True,
+      z_where_prior_loc=(2.0, 0.0, 0.0), z_where_init_std=(0.1, 0.2, 0.2),
+      scale_range=1.0, position_range=1.0, z_pres_floor=0.0)
+  posterior = inference(tf.constant(canvas), seed=tf.constant([1, 2]))
+  assert posterior.z_what.shape == (1, 2, 2)
+  assert np.isfinite(posterior.z_where.numpy()).all()
