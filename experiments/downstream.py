@@ -44,14 +44,14 @@ flags.DEFINE_integer("num_train", 60000, "Training scenes generated (the "
 flags.DEFINE_integer("num_test", 5000, "Held-out scenes scored.",
                      lower_bound=1)
 flags.DEFINE_list("learning_rates", ["3e-4", "1e-3", "3e-3"], "Adam step "
-                  "sizes; each fit keeps the one with the lowest validation "
-                  "loss.")
+                  "sizes; each fit keeps the one with the best validation "
+                  "accuracy (ties: loss).")
 flags.DEFINE_integer("max_steps", 20000, "Most Adam steps of a fit.",
                      lower_bound=1)
-flags.DEFINE_integer("eval_every", 100, "Steps between validation losses.",
+flags.DEFINE_integer("eval_every", 100, "Steps between validation checks.",
                      lower_bound=1)
 flags.DEFINE_integer("patience", 10, "Stop after this many validation "
-                     "losses without improvement.", lower_bound=1)
+                     "checks without improvement.", lower_bound=1)
 flags.DEFINE_integer("seed", 0, "Seed of the classifiers' splits, batches "
                      "and weights.", lower_bound=0)
 

@@ -102,12 +102,12 @@ def test_early_stopping_stops_once_validation_stops_improving():
       inputs[50:], targets[50:], seed=0, learning_rates=(1e-2,),
       eval_every=10, patience=2, max_steps=100000)
   # An easy problem converges long before the cap, and is scored with the
-  # weights of its best validation loss.
+  # weights of its best validation score.
   assert fit.steps < 5000 and fit.steps % 10 == 0
   assert fit.test_accuracy > 0.9
 
 
-def test_the_learning_rate_with_the_lowest_validation_loss_is_kept():
+def test_the_learning_rate_best_on_validation_is_kept():
   rng = np.random.default_rng(2)
   inputs, targets = _separable(rng, 200)
   # In 400 steps of 1e-7 an MLP barely moves from chance; 1e-2 learns it.
