@@ -19,12 +19,12 @@ class DataConfig:
   """The scenes of a run.
 
   Attributes:
-    name: one of `DATASETS`.
+    dataset: one of `DATASETS`.
     counts: numbers of objects of the training scenes; None stands for the
       dataset's own (0-2, or 0-3 for sprites) and is replaced by them, so
       that a run recorded either way compares equal.
     test_counts: those of the held-out scenes; None: `counts`.
-    seed: seed of the scene generator.
+    data_seed: seed of the scene generator.
     layout: how multi_mnist and omniglot place objects, one of
       `data.LAYOUTS`: "ink_apart" (inks never touch, boxes may overlap) or
       "pyro" (Pyro's multi_mnist: whole digit images added anywhere,
@@ -36,36 +36,36 @@ class DataConfig:
     mnist_path: MNIST files for multi_mnist (see `data.load_mnist`).
     omniglot_dir: Omniglot's image folders, required for omniglot.
   """
-  name: str = "multi_mnist"
+  dataset: str = "multi_mnist"
   counts: Optional[tuple[int, ...]] = None
   test_counts: Optional[tuple[int, ...]] = None
-  seed: int = 0
+  data_seed: int = 0
   layout: str = "ink_apart"
   digit_sizes: Optional[tuple[int, int]] = None
   mnist_path: Optional[str] = None
   omniglot_dir: Optional[str] = None
 
   def __post_init__(self):
-    if self.name not in DATASETS:
-      raise ValueError(f"Unknown dataset {self.name!r}; expected one of "
+    if self.dataset not in DATASETS:
+      raise ValueError(f"Unknown dataset {self.dataset!r}; expected one of "
                        f"{DATASETS}.")
-    if self.name == "omniglot" and not self.omniglot_dir:
+    if self.dataset == "omniglot" and not self.omniglot_dir:
       raise ValueError("The omniglot dataset needs --omniglot_dir: Omniglot "
                        "is user-provided (see README).")
     # Frozen: the defaults are filled in through object.__setattr__.
     if self.counts is None:
-      object.__setattr__(self, "counts", _DEFAULT_COUNTS[self.name])
+      object.__setattr__(self, "counts", _DEFAULT_COUNTS[self.dataset])
     if self.test_counts is None:
       object.__setattr__(self, "test_counts", self.counts)
-    if self.seed < 0:
-      raise ValueError(f"seed must be >= 0, got {self.seed}.")
+    if self.data_seed < 0:
+      raise ValueError(f"data_seed must be >= 0, got {self.data_seed}.")
     if self.layout not in data.LAYOUTS:
       raise ValueError(f"Unknown layout {self.layout!r}; expected one of "
                        f"{data.LAYOUTS}.")
-    if self.name != "multi_mnist" or self.layout == "pyro":
+    if self.dataset != "multi_mnist" or self.layout == "pyro":
       if self.digit_sizes is not None:
         raise ValueError(f"digit_sizes applies to multi_mnist with layout "
-                         f"ink_apart only (dataset {self.name!r}, layout "
+                         f"ink_apart only (dataset {self.dataset!r}, layout "
                          f"{self.layout!r}); leave it unset.")
     elif self.digit_sizes is None:
       object.__setattr__(self, "digit_sizes", data.DIGIT_SIZES)
@@ -86,7 +86,15 @@ class DataConfig:
 
   @classmethod
   def from_json(cls, text: str) -> "DataConfig":
-    return config.dataclass_from_json(cls, text)
+    fields = json.loads(text)
+    # Runs recorded before air_tf named the fields as their flags.
+    for old, new in _RENAMED_FIELDS.items():
+      if old in fields:
+        fields[new] = fields.pop(old)
+    return config.dataclass_from_json(cls, json.dumps(fields))
+
+
+_RENAMED_FIELDS = {"name": "dataset", "seed": "data_seed"}
 
 
 # Held-out multi-MNIST scenes of one digit-size band, or Pyro's layout, on
@@ -109,14 +117,14 @@ def final_evaluation_config(config: DataConfig) -> DataConfig:
   `config`'s held-out scenes, drawn independently of those that training
   evaluated every `--eval_every` steps."""
   return dataclasses.replace(
-      config, seed=config.seed + _FINAL_EVALUATION_SEED_OFFSET)
+      config, data_seed=config.data_seed + _FINAL_EVALUATION_SEED_OFFSET)
 
 
 def held_out_variants(config: DataConfig) -> dict[str, DataConfig]:
   """Other held-out scene sets of a multi_mnist `config`, by name: digits
   of one size band (14-18, 18-24, 24-28 and 28 px, with inks apart), and
   Pyro's layout and sizes. Empty for other datasets."""
-  if config.name != "multi_mnist":
+  if config.dataset != "multi_mnist":
     return {}
   base = dataclasses.replace(config, layout="ink_apart")
   return {name: dataclasses.replace(base, **fields)
@@ -127,17 +135,17 @@ def make_scenes(config: DataConfig, num_train: int, num_test: int,
                 canvas_size: int) -> tuple[data.Scenes, data.Scenes]:
   """(train, held-out) scenes of `config`; the held-out ones are built
   from objects that no training scene uses (for sprites: other draws)."""
-  if config.name == "multi_mnist":
+  if config.dataset == "multi_mnist":
     return data.multi_mnist(config.mnist_path, num_train, num_test,
-                            config.seed, canvas_size, config.counts,
+                            config.data_seed, canvas_size, config.counts,
                             config.test_counts, config.layout,
                             config.digit_sizes)
-  if config.name == "omniglot":
+  if config.dataset == "omniglot":
     return omniglot.multi_omniglot(config.omniglot_dir, num_train, num_test,
-                                   config.seed, canvas_size,
+                                   config.data_seed, canvas_size,
                                    config.counts, config.test_counts,
                                    config.layout)
-  return (sprites.multi_sprites(num_train, config.seed, canvas_size,
+  return (sprites.multi_sprites(num_train, config.data_seed, canvas_size,
                                 config.counts),
-          sprites.multi_sprites(num_test, config.seed + 1, canvas_size,
+          sprites.multi_sprites(num_test, config.data_seed + 1, canvas_size,
                                 config.test_counts))

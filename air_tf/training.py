@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from typing import Optional
 
 import sonnet as snt
 import tensorflow as tf
@@ -28,14 +29,16 @@ class TrainConfig:
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
       learn outputs of hundreds of nats quickly: at 1e-3 its error stayed
       ~300 nats for thousands of steps (docs/RESULTS.md).
-    z_pres_prior_start: prior probability of one more object at step 0.
+    z_pres_prior: prior probability of one more object (at step 0, when
+      annealed).
       1e-5 (11.5 nats per object) rather than the reproductions' 0.01
       (4.6): early on, while decoded objects are dim, stacking two or three
       on one digit otherwise scores higher, and the counts lock in there
       (docs/RESULTS.md, runs H-J).
-    z_pres_prior_end: the same after `z_pres_prior_anneal_steps`; the value
-      moves log-linearly in between.
-    z_pres_prior_anneal_steps: 0 keeps `z_pres_prior_start` throughout.
+    z_pres_prior_end: anneal the prior to this value by
+      `z_pres_prior_anneal_steps`, log-linearly; None: no annealing.
+    z_pres_prior_anneal_steps: steps over which the prior is annealed (0:
+      `z_pres_prior_end` from the first step).
     normalize_signal: divide the centred learning signal by its running std
       (see `estimator.SignalNormalizer`: it unbalances the gradient).
     samples_per_image: K. With K > 1 each image is inferred K times and each
@@ -60,8 +63,8 @@ class TrainConfig:
   batch_size: int = 16
   learning_rate: float = 3e-4
   baseline_learning_rate: float = 1e-2
-  z_pres_prior_start: float = 1e-5
-  z_pres_prior_end: float = 1e-5
+  z_pres_prior: float = 1e-5
+  z_pres_prior_end: Optional[float] = None
   z_pres_prior_anneal_steps: int = 0
   normalize_signal: bool = False
   samples_per_image: int = 4
@@ -72,8 +75,8 @@ class TrainConfig:
   num_eval_images: int = 1000
 
   def __post_init__(self):
-    for name in ("z_pres_prior_start", "z_pres_prior_end"):
-      if not 0.0 < getattr(self, name) < 1.0:
+    for name in ("z_pres_prior", "z_pres_prior_end"):
+      if getattr(self, name) is not None and not 0 < getattr(self, name) < 1:
         raise ValueError(f"{name} must be in (0, 1), got "
                          f"{getattr(self, name)}.")
     if self.samples_per_image < 1:
@@ -109,7 +112,9 @@ class TrainConfig:
 
 def z_pres_prior_prob(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
   """The scheduled prior probability of one more object at `step`."""
-  start = tf.math.log(config.z_pres_prior_start)
+  start = tf.math.log(tf.constant(config.z_pres_prior, tf.float32))
+  if config.z_pres_prior_end is None:
+    return tf.exp(start)
   end = tf.math.log(config.z_pres_prior_end)
   progress = tf.cast(step, tf.float32) / max(config.z_pres_prior_anneal_steps,
                                              1)

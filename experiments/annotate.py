@@ -25,8 +25,6 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import visualisation
 

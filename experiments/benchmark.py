@@ -21,7 +21,6 @@ of `--inference_batch_sizes`. A benchmark, not a test: it asserts nothing.
 
 import dataclasses
 import os
-import sys
 import tempfile
 import time
 
@@ -30,8 +29,6 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import data
 from air_tf import export

@@ -13,15 +13,12 @@ against labelled scenes) and TensorBoard scalars (x axis: labelled scenes).
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import datasets
 from air_tf import downstream
@@ -95,9 +92,9 @@ def main(argv):
   try:
     data_config = logdir_lib.load_config(FLAGS.logdirs[0],
                                          datasets.DataConfig)
-    if data_config.name != "multi_mnist":
+    if data_config.dataset != "multi_mnist":
       raise ValueError(f"{FLAGS.logdirs[0]} was trained on "
-                       f"{data_config.name}; the downstream tasks need "
+                       f"{data_config.dataset}; the downstream tasks need "
                        f"multi_mnist digits.")
     canvas = logdir_lib.load_config(FLAGS.logdirs[0]).canvas_size[0]
     train, test = datasets.make_scenes(data_config, FLAGS.num_train,

@@ -14,13 +14,10 @@ and the K-sample importance-weighted bound, and writes a PNG of examples.
 
 import dataclasses
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import datasets
 from air_tf import files

@@ -10,14 +10,9 @@ The SavedModel loads with plain TensorFlow (no air_tf):
 See air_tf/export.py for its signatures.
 """
 
-import os
-import sys
-
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import export
 from air_tf import logdir as logdir_lib

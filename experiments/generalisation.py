@@ -24,14 +24,11 @@ Running it again resumes unfinished runs and re-evaluates nothing done.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import files
 from air_tf import logdir as logdir_lib

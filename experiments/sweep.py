@@ -31,14 +31,11 @@ them and the work lost after each launch's last evaluation.
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import cli
 from air_tf import files
 from air_tf import logdir as logdir_lib
@@ -108,7 +105,7 @@ def _table(runs: list[dict]) -> str:
       f"over seeds {', '.join(FLAGS.seeds)} on paths "
       f"{', '.join(FLAGS.paths)}; final figures on {FLAGS.eval_images} "
       f"held-out images per set (IW bound: first {FLAGS.iw_images}).", "",
-      f"| path | seed | final count accuracy | "
+      "| path | seed | final count accuracy | "
       + "".join(f"{name} | " for name in variants)
       + f"steps to {percent(FLAGS.threshold)} | minutes to "
       f"{percent(FLAGS.threshold)} | ELBO | 100-sample IW bound | final "

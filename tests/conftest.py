@@ -1,11 +1,9 @@
 """Shared fixtures: one tiny AIR, so the expensive traces happen once."""
 
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from air_tf.config import AIRConfig  # pylint: disable=g-import-not-at-top

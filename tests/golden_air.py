@@ -10,13 +10,10 @@ fails). Regenerate it only when a change of the model is intended:
 """
 
 import os
-import sys
 
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top
 from air_tf import data
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
@@ -28,7 +25,7 @@ CONFIG = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
                    baseline_lstm_size=8, baseline_hidden=(8,),
                    z_where_prior_loc=(2.0, 0.0, 0.0))
 TRAINING = TrainConfig(batch_size=8, learning_rate=1e-2, seed=5,
-                       z_pres_prior_start=0.1, z_pres_prior_end=0.1,
+                       z_pres_prior=0.1,
                        samples_per_image=2, jit_compile=False)
 STEPS = 5
 CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)),

@@ -193,8 +193,8 @@ def test_evaluate_and_export_use_the_runs_own_prior(uninterrupted, tmp_path):
   logdir = str(tmp_path / "run")
   shutil.copytree(uninterrupted, logdir)
   logdir_lib.ensure_config(logdir, dataclasses.replace(
-      logdir_lib.load_config(logdir, TrainConfig), z_pres_prior_start=0.02,
-      z_pres_prior_end=0.02), replace=True)
+      logdir_lib.load_config(logdir, TrainConfig), z_pres_prior=0.02),
+      replace=True)
   final_json = str(tmp_path / "final.json")
   _run("evaluate.py", f"--logdir={logdir}", "--num_images=20",
        "--iw_images=0", "--novariants", "--num_examples=0",

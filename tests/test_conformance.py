@@ -3,7 +3,6 @@ does: under `tf.function` with an unknown batch size, compiled with XLA,
 through a checkpoint and a SavedModel, and against the committed golden
 checkpoint (`tests/golden_air.py`)."""
 
-import os
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from air_tf import downstream
 from air_tf.data import Scenes

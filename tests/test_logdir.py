@@ -80,11 +80,11 @@ def test_logdir_rejects_a_different_model(tmp_path):
 
 
 def test_logdir_rejects_a_different_dataset(tmp_path):
-  data = DataConfig(name="sprites", counts=(0, 1))
+  data = DataConfig(dataset="sprites", counts=(0, 1))
   logdir.ensure_config(str(tmp_path), data)
   logdir.ensure_config(str(tmp_path), data)
   assert logdir.load_config(str(tmp_path), DataConfig) == data
-  with pytest.raises(ValueError, match="different dataset.*name: sprites "
+  with pytest.raises(ValueError, match="different dataset.*dataset: sprites "
                      "there, multi_mnist asked"):
     logdir.ensure_config(str(tmp_path), DataConfig())
 
@@ -106,7 +106,7 @@ def test_scalars_are_read_back_as_written(tmp_path):
 
 
 def test_training_configuration_round_trips_and_a_change_is_refused(tmp_path):
-  config = TrainConfig(learning_rate=1e-4, z_pres_prior_start=1e-3,
+  config = TrainConfig(learning_rate=1e-4, z_pres_prior=1e-3,
                        z_pres_prior_end=1e-5, z_pres_prior_anneal_steps=100,
                        num_train_images=500, jit_compile=False)
   logdir.ensure_config(str(tmp_path), config)
@@ -122,7 +122,7 @@ def test_training_configuration_round_trips_and_a_change_is_refused(tmp_path):
 
 def test_final_prior_follows_the_recorded_schedule(tmp_path):
   logdir.ensure_config(str(tmp_path), TrainConfig(
-      z_pres_prior_start=1e-2, z_pres_prior_end=1e-4,
+      z_pres_prior=1e-2, z_pres_prior_end=1e-4,
       z_pres_prior_anneal_steps=100))
   assert logdir.final_z_pres_prior(str(tmp_path), 0) == pytest.approx(1e-2)
   assert logdir.final_z_pres_prior(str(tmp_path), 50) == pytest.approx(1e-3)

@@ -11,7 +11,7 @@ from air_tf.model import AIR
 from air_tf.training import TrainConfig, Trainer, z_pres_prior_prob
 
 CONFIG = TrainConfig(batch_size=8, learning_rate=3e-3,
-                     baseline_learning_rate=1e-2, z_pres_prior_start=0.5,
+                     baseline_learning_rate=1e-2, z_pres_prior=0.5,
                      z_pres_prior_end=0.05, z_pres_prior_anneal_steps=10,
                      seed=3, jit_compile=False)
 
@@ -83,8 +83,8 @@ def test_prior_anneals_log_linearly():
 
 
 def test_bad_training_settings_are_rejected():
-  with pytest.raises(ValueError, match="z_pres_prior_start"):
-    TrainConfig(z_pres_prior_start=1.0)
+  with pytest.raises(ValueError, match="z_pres_prior must be in"):
+    TrainConfig(z_pres_prior=1.0)
   with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
     TrainConfig(batch_size=0)
   with pytest.raises(ValueError, match="baseline_learning_rate must be > 0"):
