@@ -7,8 +7,20 @@ from typing import Any
 from air_tf.renderer import LIKELIHOODS
 
 
+class JsonConfig:
+  """A configuration dataclass that is saved with a run as JSON."""
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str):
+    """Rebuilds the configuration from its `to_json()` text."""
+    return dataclass_from_json(cls, text)
+
+
 @dataclasses.dataclass(frozen=True)
-class AIRConfig:
+class AIRConfig(JsonConfig):
   """Architecture of an AIR model: everything a checkpoint depends on.
 
   Attributes:
@@ -115,13 +127,6 @@ class AIRConfig:
     if min(self.z_where_prior_scale) <= 0:
       raise ValueError(f"z_where_prior_scale must be > 0, got "
                        f"{self.z_where_prior_scale}.")
-
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-  @classmethod
-  def from_json(cls, text: str) -> "AIRConfig":
-    return dataclass_from_json(cls, text)
 
 
 def dataclass_from_json(cls, text: str):

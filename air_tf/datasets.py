@@ -15,7 +15,7 @@ _DEFAULT_COUNTS = {"multi_mnist": (0, 1, 2), "sprites": (0, 1, 2, 3),
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(config.JsonConfig):
   """The scenes of a run.
 
   Attributes:
@@ -81,9 +81,6 @@ class DataConfig:
         raise ValueError(f"{name} must be non-negative numbers, got {value}.")
       object.__setattr__(self, name, value)
 
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
   @classmethod
   def from_json(cls, text: str) -> "DataConfig":
     fields = json.loads(text)
@@ -91,7 +88,7 @@ class DataConfig:
     for old, new in _RENAMED_FIELDS.items():
       if old in fields:
         fields[new] = fields.pop(old)
-    return config.dataclass_from_json(cls, json.dumps(fields))
+    return super().from_json(json.dumps(fields))
 
 
 _RENAMED_FIELDS = {"name": "dataset", "seed": "data_seed"}

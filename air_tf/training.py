@@ -1,14 +1,13 @@
 """One training step of AIR, its optimisers, schedule and checkpoint."""
 
 import dataclasses
-import json
 from typing import Optional
 
 import sonnet as snt
 import tensorflow as tf
 
 from air_tf import estimator
-from air_tf.config import dataclass_from_json
+from air_tf.config import JsonConfig
 from air_tf.model import AIR
 
 
@@ -16,7 +15,7 @@ OBJECTIVES = ("elbo", "vimco")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
   """How AIR is optimised.
 
   Attributes:
@@ -101,13 +100,6 @@ class TrainConfig:
     if self.z_pres_prior_anneal_steps < 0:
       raise ValueError(f"z_pres_prior_anneal_steps must be >= 0, got "
                        f"{self.z_pres_prior_anneal_steps}.")
-
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
-  @classmethod
-  def from_json(cls, text: str) -> "TrainConfig":
-    return dataclass_from_json(cls, text)
 
 
 def z_pres_prior_prob(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
