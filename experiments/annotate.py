@@ -25,6 +25,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from air_tf import annotate
 from air_tf import cli
 from air_tf import visualisation
 
@@ -36,70 +37,6 @@ flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.",
 flags.mark_flags_as_required(["model", "input", "output"])
 
 FLAGS = flags.FLAGS
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_SUFFIXES = _IMAGE_SUFFIXES + (".npy",)
-
-
-class RejectedInput(Exception):
-  """An input file that cannot be annotated, and why."""
-
-
-def _input_files(paths: list[str]) -> list[str]:
-  files = []
-  for path in paths:
-    if os.path.isdir(path):
-      files += sorted(os.path.join(path, name) for name in os.listdir(path)
-                      if name.lower().endswith(_SUFFIXES))
-    elif os.path.isfile(path):
-      files.append(path)
-    else:
-      cli.fail(f"--input {path} is neither a file nor a folder.")
-  return files
-
-
-def _read(path: str) -> np.ndarray:
-  """`[K, h, w]` float32 images in [0, 1] from one file."""
-  suffix = os.path.splitext(path)[1].lower()
-  if suffix == ".npy":
-    try:
-      array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-      raise RejectedInput(f"cannot read it as .npy ({error})") from error
-    if array.ndim not in (2, 3) or not array.size:
-      raise RejectedInput(f"holds an array of shape {array.shape}; expected "
-                          f"[H, W] or [K, H, W]")
-    if array.dtype == np.uint8:
-      array = array / 255.0
-    elif not np.issubdtype(array.dtype, np.floating):
-      raise RejectedInput(f"holds {array.dtype}; expected uint8 or floats")
-    elif not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
-      raise RejectedInput("holds floats outside [0, 1] (or NaN/Inf)")
-    return np.asarray(array.reshape((-1,) + array.shape[-2:]), np.float32)
-  if suffix not in _IMAGE_SUFFIXES:
-    raise RejectedInput(f"is not one of {', '.join(_SUFFIXES)}")
-  try:
-    image = tf.io.decode_image(tf.io.read_file(path), channels=1,
-                               expand_animations=False)
-  except tf.errors.OpError as error:
-    raise RejectedInput(f"cannot be decoded ({error.message.splitlines()[0]})"
-                        ) from error
-  return image.numpy()[np.newaxis, :, :, 0].astype(np.float32) / 255.0
-
-
-def _fit(images: np.ndarray, canvas_size: tuple[int, int]) -> np.ndarray:
-  """Resizes `[K, h, w]` images to the canvas, keeping the aspect ratio."""
-  height, width = images.shape[1:]
-  if (height, width) == canvas_size:
-    return images
-  if height * canvas_size[1] != width * canvas_size[0]:
-    raise RejectedInput(
-        f"is {height}x{width}, whose aspect ratio differs from the model's "
-        f"{canvas_size[0]}x{canvas_size[1]} canvas")
-  resized = tf.image.resize(images[..., np.newaxis], canvas_size,
-                            method="area", antialias=True)
-  return np.clip(resized.numpy()[..., 0], 0.0, 1.0)
-
 
 def _annotate(model, images: np.ndarray, names, sources, output: str,
               out_file) -> None:
@@ -123,17 +60,19 @@ def _annotate(model, images: np.ndarray, names, sources, output: str,
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {argv[1:]}")
-  if FLAGS.batch_size < 1:
-    cli.fail(f"--batch_size must be >= 1, got {FLAGS.batch_size}.")
   try:
     model = tf.saved_model.load(FLAGS.model)
     canvas_size = tuple(int(v) for v in model.canvas_size.numpy())
   except (OSError, ValueError, AttributeError, tf.errors.OpError) as error:
     cli.fail(f"cannot load an exported AIR from --model {FLAGS.model} "
              f"({str(error).splitlines()[0]}).")
-  files = _input_files(FLAGS.input)
+  try:
+    files = annotate.input_files(FLAGS.input)
+  except FileNotFoundError as error:
+    cli.fail(error)
   if not files:
-    cli.fail(f"no {', '.join(_SUFFIXES)} files in --input {FLAGS.input}.")
+    cli.fail(f"no {', '.join(annotate.SUFFIXES)} files in --input "
+             f"{FLAGS.input}.")
   os.makedirs(FLAGS.output, exist_ok=True)
 
   rejected, pending, done, started = [], [], 0, time.time()
@@ -150,9 +89,9 @@ def main(argv):
   with open(os.path.join(FLAGS.output, "annotations.jsonl"), "w") as out:
     for number, path in enumerate(files, 1):
       try:
-        raw = _read(path)
-        images = _fit(raw, canvas_size)
-      except RejectedInput as reason:
+        raw = annotate.read_images(path)
+        images = annotate.fit_to_canvas(raw, canvas_size)
+      except annotate.RejectedInput as reason:
         rejected.append(path)
         print(f"skipped {path}: it {reason}", file=sys.stderr, flush=True)
         continue
