@@ -5,7 +5,8 @@ import json
 from typing import Optional
 
 from air_tf import config
-from air_tf import data
+from air_tf import mnist
+from air_tf import scenes
 from air_tf import omniglot
 from air_tf import sprites
 
@@ -26,14 +27,14 @@ class DataConfig(config.JsonConfig):
     test_counts: those of the held-out scenes; None: `counts`.
     data_seed: seed of the scene generator.
     layout: how multi_mnist and omniglot place objects, one of
-      `data.LAYOUTS`: "ink_apart" (inks never touch, boxes may overlap) or
+      `scenes.LAYOUTS`: "ink_apart" (inks never touch, boxes may overlap) or
       "pyro" (Pyro's multi_mnist: whole digit images added anywhere,
       scenes whose summed ink saturates redrawn).
     digit_sizes: (min, max) side in pixels of multi_mnist's digits, drawn
       uniformly: (14, 28) by default spans the shrunk digits of the public
       reproductions up to the paper's full-size ones. None with the "pyro"
       layout, which draws Pyro's sizes (28 / Normal(1.3, 0.1)).
-    mnist_path: MNIST files for multi_mnist (see `data.load_mnist`).
+    mnist_path: MNIST files for multi_mnist (see `mnist.load_mnist`).
     omniglot_dir: Omniglot's image folders, required for omniglot.
   """
   dataset: str = "multi_mnist"
@@ -59,16 +60,16 @@ class DataConfig(config.JsonConfig):
       object.__setattr__(self, "test_counts", self.counts)
     if self.data_seed < 0:
       raise ValueError(f"data_seed must be >= 0, got {self.data_seed}.")
-    if self.layout not in data.LAYOUTS:
+    if self.layout not in scenes.LAYOUTS:
       raise ValueError(f"Unknown layout {self.layout!r}; expected one of "
-                       f"{data.LAYOUTS}.")
+                       f"{scenes.LAYOUTS}.")
     if self.dataset != "multi_mnist" or self.layout == "pyro":
       if self.digit_sizes is not None:
         raise ValueError(f"digit_sizes applies to multi_mnist with layout "
                          f"ink_apart only (dataset {self.dataset!r}, layout "
                          f"{self.layout!r}); leave it unset.")
     elif self.digit_sizes is None:
-      object.__setattr__(self, "digit_sizes", data.DIGIT_SIZES)
+      object.__setattr__(self, "digit_sizes", mnist.DIGIT_SIZES)
     else:
       sizes = tuple(self.digit_sizes)
       if len(sizes) != 2 or not 1 <= sizes[0] <= sizes[1]:
@@ -129,11 +130,11 @@ def held_out_variants(config: DataConfig) -> dict[str, DataConfig]:
 
 
 def make_scenes(config: DataConfig, num_train: int, num_test: int,
-                canvas_size: int) -> tuple[data.Scenes, data.Scenes]:
+                canvas_size: int) -> tuple[scenes.Scenes, scenes.Scenes]:
   """(train, held-out) scenes of `config`; the held-out ones are built
   from objects that no training scene uses (for sprites: other draws)."""
   if config.dataset == "multi_mnist":
-    return data.multi_mnist(config.mnist_path, num_train, num_test,
+    return mnist.multi_mnist(config.mnist_path, num_train, num_test,
                             config.data_seed, canvas_size, config.counts,
                             config.test_counts, config.layout,
                             config.digit_sizes)

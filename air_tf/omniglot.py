@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from air_tf import data
+from air_tf import scenes
 
 _STANDARD_SPLITS = ("images_background", "images_evaluation")
 
@@ -38,7 +38,7 @@ def _character_folders(root: str) -> list[str]:
   return folders
 
 
-def load_characters(root: str, size: int = 28) -> data.Labelled:
+def load_characters(root: str, size: int = 28) -> scenes.Labelled:
   """Loads every drawing under `root` (ALPHABET/CHARACTER/*.png).
 
   Args:
@@ -73,12 +73,12 @@ def load_characters(root: str, size: int = 28) -> data.Labelled:
           255.0 - tf.cast(grey, tf.float32), (size, size), method="area"))
       characters.append(character)
   ink = np.round(tf.stack(drawings).numpy()[..., 0]).astype(np.uint8)
-  return data.Labelled(ink, np.asarray(characters, np.int32))
+  return scenes.Labelled(ink, np.asarray(characters, np.int32))
 
 
 def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
-                  test_fraction: float = 0.2) -> tuple[data.Labelled,
-                                                       data.Labelled]:
+                  test_fraction: float = 0.2) -> tuple[scenes.Labelled,
+                                                       scenes.Labelled]:
   """Training and test drawings of characters the other split never has.
 
   With Omniglot's standard folders, images_background trains and
@@ -104,7 +104,7 @@ def load_omniglot(omniglot_dir: str, size: int = 28, seed: int = 0,
                      f"few to hold {num_test} out for testing.")
   held_out = np.random.default_rng(seed).permutation(characters)[:num_test]
   tested = np.isin(drawings.labels, held_out)
-  return tuple(data.Labelled(drawings.images[part], drawings.labels[part])
+  return tuple(scenes.Labelled(drawings.images[part], drawings.labels[part])
                for part in (~tested, tested))
 
 
@@ -113,19 +113,19 @@ def multi_omniglot(omniglot_dir: str, num_train: int, num_test: int,
                    counts: Sequence[int] = (0, 1, 2),
                    test_counts: Optional[Sequence[int]] = None,
                    layout: str = "ink_apart"
-                   ) -> tuple[data.Scenes, data.Scenes]:
-  """Multi-character scenes built like multi-MNIST (`data.multi_mnist`).
+                   ) -> tuple[scenes.Scenes, scenes.Scenes]:
+  """Multi-character scenes built like multi-MNIST (`mnist.multi_mnist`).
 
   Each 28x28 drawing is shrunk by ~Normal(1.3, 0.1) and placed as `layout`
-  says (`data.scatter_objects`).
+  says (`scenes.scatter_objects`).
 
   Returns:
     (train, test) `Scenes`, test built from held-out drawings.
   """
   train, test = load_omniglot(omniglot_dir, seed=seed)
-  return (data.scatter_objects(data.shrink(train.images, seed), num_train,
+  return (scenes.scatter_objects(scenes.shrink(train.images, seed), num_train,
                                seed, canvas_size, counts, train.labels,
                                layout),
-          data.scatter_objects(data.shrink(test.images, seed + 1), num_test,
+          scenes.scatter_objects(scenes.shrink(test.images, seed + 1), num_test,
                                seed + 1, canvas_size, test_counts or counts,
                                test.labels, layout))

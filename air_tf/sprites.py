@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from air_tf.data import Scenes
+from air_tf.scenes import Scenes
 
 SHAPES = ("square", "triangle", "circle")
 

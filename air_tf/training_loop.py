@@ -11,11 +11,12 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from air_tf import data
+from air_tf import batches
 from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
+from air_tf import scenes
 from air_tf import visualisation
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
@@ -78,7 +79,7 @@ class _StopSignals:
 
 
 def _log_evaluation(evaluator: metrics.Evaluator, model: AIR,
-                    eval_set: data.Scenes, prior_prob: float, step: int,
+                    eval_set: scenes.Scenes, prior_prob: float, step: int,
                     logdir: str) -> metrics.Evaluation:
   """Evaluates the held-out scenes; writes scalars, pictures and a record."""
   images = eval_set.float_images()
@@ -157,16 +158,16 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
     logging.info("Already trained %d of %d steps.", start_step,
                  schedule.num_steps)
     return None
-  batches = data.training_batches(train_set.images, train_config.batch_size,
-                                  seed=train_config.seed,
-                                  start_step=start_step)
+  batches_of_images = batches.training_batches(
+      train_set.images, train_config.batch_size, seed=train_config.seed,
+      start_step=start_step)
   evaluator = metrics.Evaluator(model)
   writer = tf.summary.create_file_writer(logdir)
   accuracy_text = "   n/a"  # Until the first held-out evaluation.
   window_start, window_steps = time.time(), 0
   stop_signals = _StopSignals()
   with writer.as_default():
-    for images in batches:
+    for images in batches_of_images:
       logs = trainer.train_step(images)
       step = int(trainer.step)
       if int(trainer.nonfinite_in_a_row) >= schedule.max_nonfinite_in_a_row:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from air_tf import cli
-from air_tf import data
+from air_tf import mnist
 from air_tf import export
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
@@ -74,7 +74,7 @@ def _median_rate(run_once, items_per_call: int) -> float:
 
 
 def _images(count: int) -> np.ndarray:
-  _, scenes = data.multi_mnist(num_train=0, num_test=count)
+  _, scenes = mnist.multi_mnist(num_train=0, num_test=count)
   return scenes.float_images()
 
 

@@ -8,8 +8,9 @@ number of labelled training scenes, trains an MLP on the latents each AIR
 run infers (z_pres, z_where, z_what per step) and a CNN on the pixels, each
 to convergence (early stopping on a validation fifth of the labelled
 scenes, learning rate chosen on it; `downstream.fit_and_score`), and
-scores them on held-out scenes. Writes OUTPUT_DIR/downstream.json, downstream.png (accuracy
-against labelled scenes) and TensorBoard scalars (x axis: labelled scenes).
+scores them on held-out scenes. Writes OUTPUT_DIR/downstream.json,
+downstream.png (accuracy against labelled scenes) and TensorBoard scalars
+(x axis: labelled scenes).
 """
 
 import os

@@ -14,8 +14,8 @@ from absl import flags
 
 from air_tf import cli
 from air_tf import config_flags
-from air_tf import data
 from air_tf import datasets
+from air_tf import scenes
 from air_tf import training_loop
 from air_tf.config import AIRConfig
 from air_tf.renderer import LIKELIHOODS
@@ -32,7 +32,7 @@ config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,
-                           "layout": data.LAYOUTS})
+                           "layout": scenes.LAYOUTS})
 config_flags.define_flags(training_loop.Schedule)
 
 FLAGS = flags.FLAGS

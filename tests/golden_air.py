@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from air_tf import data
+from air_tf import scenes
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
 from air_tf.training import TrainConfig, Trainer
@@ -36,7 +36,7 @@ def images() -> tf.Tensor:
   """`[8, 16, 16]` scenes of 0-2 bars."""
   objects = np.zeros([4, 6, 6], np.uint8)
   objects[:, 1:5, 2:4] = 255
-  return tf.constant(data.scatter_objects(objects, 8, seed=0,
+  return tf.constant(scenes.scatter_objects(objects, 8, seed=0,
                                           canvas_size=16).float_images())
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from air_tf import data
+from air_tf import mnist
 from air_tf import datasets
 from air_tf.datasets import DataConfig
 
@@ -40,7 +40,7 @@ def test_bad_configs_say_what_was_expected(fields, message):
 
 
 def test_digit_sizes_default_to_14_to_28_pixels():
-  assert DataConfig().digit_sizes == (14, 28) == data.DIGIT_SIZES
+  assert DataConfig().digit_sizes == (14, 28) == mnist.DIGIT_SIZES
   assert DataConfig(layout="pyro").digit_sizes is None
   assert DataConfig(dataset="sprites").digit_sizes is None
   assert DataConfig.from_json(DataConfig(digit_sizes=[20, 22]).to_json()) == (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from air_tf import data
+from air_tf import scenes
 from air_tf.model import AIR
 from air_tf.training import TrainConfig, Trainer, z_pres_prior_prob
 
@@ -19,8 +19,8 @@ CONFIG = TrainConfig(batch_size=8, learning_rate=3e-3,
 def _images():
   digits = np.zeros([4, 6, 6], np.uint8)
   digits[:, 1:5, 2:4] = 255
-  scenes = data.scatter_objects(digits, 8, seed=0, canvas_size=16)
-  return tf.constant(scenes.float_images())
+  placed = scenes.scatter_objects(digits, 8, seed=0, canvas_size=16)
+  return tf.constant(placed.float_images())
 
 
 def _variables(trainer):

@@ -1,11 +1,10 @@
-import gzip
-import os
+"""Scenes of objects: counts and boxes that match the images, layouts,
+sizes, labels, determinism, and objects that do not fit."""
 
 import numpy as np
 import pytest
 
-from air_tf import data
-
+from air_tf import scenes
 
 def _blobs(count=20, size=8, seed=0):
   rng = np.random.default_rng(seed)
@@ -15,10 +14,9 @@ def _blobs(count=20, size=8, seed=0):
     objects[k, top:top + 4, left:left + 5] = rng.integers(50, 255)
   return objects
 
-
 def test_counts_and_boxes_match_the_images():
-  scenes = data.scatter_objects(_blobs(), 300, seed=1, canvas_size=24)
-  for image, count, boxes in zip(scenes.images, scenes.counts, scenes.boxes):
+  placed = scenes.scatter_objects(_blobs(), 300, seed=1, canvas_size=24)
+  for image, count, boxes in zip(placed.images, placed.counts, placed.boxes):
     covered = np.zeros_like(image, bool)
     for ymin, xmin, ymax, xmax in boxes[:count].astype(int):
       assert ymax - ymin == 4 and xmax - xmin == 5  # Tight around the ink.
@@ -26,10 +24,9 @@ def test_counts_and_boxes_match_the_images():
       covered[ymin:ymax, xmin:xmax] = True
     assert not image[~covered].any()  # No ink outside the boxes.
     np.testing.assert_array_equal(boxes[count:], 0.0)
-  assert set(scenes.counts) == {0, 1, 2}
-  frequencies = np.bincount(scenes.counts) / len(scenes)
+  assert set(placed.counts) == {0, 1, 2}
+  frequencies = np.bincount(placed.counts) / len(placed)
   np.testing.assert_allclose(frequencies, [1 / 3] * 3, atol=0.08)
-
 
 def _distinct_objects(num_objects=12, seed=0):
   """Ragged blobs (so that boxes can overlap while inks stay apart), each
@@ -41,13 +38,12 @@ def _distinct_objects(num_objects=12, seed=0):
     objects[k, 7:, rng.integers(3, 7):] = 100 + k  # and a foot.
   return objects
 
-
 def test_ink_apart_inks_never_touch_but_boxes_may_overlap():
   objects = _distinct_objects()
-  scenes = data.scatter_objects(objects, 400, seed=5, canvas_size=20,
+  placed = scenes.scatter_objects(objects, 400, seed=5, canvas_size=20,
                                 counts=(2,))
   boxes_overlapped = 0
-  for image, boxes in zip(scenes.images, scenes.boxes):
+  for image, boxes in zip(placed.images, placed.boxes):
     masks = [image == value for value in np.unique(image[image > 0])]
     # Each object's ink is there whole: nothing was painted over.
     assert sum(mask.sum() for mask in masks) == (image > 0).sum()
@@ -66,16 +62,15 @@ def test_ink_apart_inks_never_touch_but_boxes_may_overlap():
       assert ink[:, 0].any() and ink[:, -1].any()
   assert boxes_overlapped > 20  # "As close as non-overlapping allows."
 
-
 def test_pyro_layout_adds_whole_objects_and_never_saturates():
   values = np.array([100, 100, 100, 200, 200])
   objects = np.zeros([5, 12, 12], np.uint8)
   objects[:, 2:10, 3:9] = values[:, np.newaxis, np.newaxis]
-  scenes = data.scatter_objects(objects, 400, seed=3, canvas_size=24,
+  placed = scenes.scatter_objects(objects, 400, seed=3, canvas_size=24,
                                 labels=np.arange(5), layout="pyro")
   overlapping = 0
-  for image, count, boxes, labels in zip(scenes.images, scenes.counts,
-                                         scenes.boxes, scenes.labels):
+  for image, count, boxes, labels in zip(placed.images, placed.counts,
+                                         placed.boxes, placed.labels):
     assert image.max() <= 255  # 200 + 100 would saturate: redrawn.
     # The objects are added whole: all their ink is there.
     assert image.sum(dtype=np.int64) == 48 * values[labels[:count]].sum()
@@ -86,143 +81,70 @@ def test_pyro_layout_adds_whole_objects_and_never_saturates():
     if count == 2:
       (a0, b0, c0, d0), (a1, b1, c1, d1) = boxes.astype(int)
       overlapping += a0 < c1 and a1 < c0 and b0 < d1 and b1 < d0
-  assert overlapping > 10 and (scenes.images == 200).any()
+  assert overlapping > 10 and (placed.images == 200).any()
   with pytest.raises(ValueError, match="Unknown layout 'touching'"):
-    data.scatter_objects(objects, 1, seed=0, layout="touching")
-
+    scenes.scatter_objects(objects, 1, seed=0, layout="touching")
 
 def test_resize_uniformly_draws_every_side_in_range():
   objects = np.full([400, 28, 28], 200, np.uint8)
-  resized = data.resize_uniformly(objects, (14, 28), seed=0)
+  resized = scenes.resize_uniformly(objects, (14, 28), seed=0)
   sides = np.array([image.shape for image in resized])
   np.testing.assert_array_equal(sides[:, 0], sides[:, 1])
   assert set(sides[:, 0]) == set(range(14, 29))
   assert all(image.min() == 200 for image in resized)  # Area averaging.
   np.testing.assert_array_equal(
-      data.resize_uniformly(objects[:3], (28, 28), seed=1)[0], objects[0])
+      scenes.resize_uniformly(objects[:3], (28, 28), seed=1)[0], objects[0])
   with pytest.raises(ValueError, match="1 <= min <= max"):
-    data.resize_uniformly(objects, (20, 14), seed=0)
-
+    scenes.resize_uniformly(objects, (20, 14), seed=0)
 
 def test_labels_follow_their_objects():
   objects = np.zeros([6, 8, 8], np.uint8)
   for k in range(6):
     objects[k, 2:6, 1:6] = 100 + k  # The ink's value tells the object.
   labels = np.array([7, 3, 9, 0, 5, 1], np.int32)
-  scenes = data.scatter_objects(objects, 100, seed=2, canvas_size=24,
+  placed = scenes.scatter_objects(objects, 100, seed=2, canvas_size=24,
                                 labels=labels)
   for image, count, boxes, scene_labels in zip(
-      scenes.images, scenes.counts, scenes.boxes, scenes.labels):
+      placed.images, placed.counts, placed.boxes, placed.labels):
     for (ymin, xmin, _, _), label in zip(boxes[:count].astype(int),
                                          scene_labels[:count]):
       assert label == labels[image[ymin, xmin] - 100]
     np.testing.assert_array_equal(scene_labels[count:], -1)
-  unlabelled = data.scatter_objects(objects, 100, seed=2, canvas_size=24)
+  unlabelled = scenes.scatter_objects(objects, 100, seed=2, canvas_size=24)
   np.testing.assert_array_equal(unlabelled.labels, -1)
-  np.testing.assert_array_equal(unlabelled.images, scenes.images)
+  np.testing.assert_array_equal(unlabelled.images, placed.images)
   with pytest.raises(ValueError, match="6 objects but 2 labels"):
-    data.scatter_objects(objects, 1, seed=0, labels=labels[:2])
-
+    scenes.scatter_objects(objects, 1, seed=0, labels=labels[:2])
 
 def test_scenes_are_deterministic_given_the_seed():
-  a = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
-  b = data.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
-  c = data.scatter_objects(_blobs(), 50, seed=4, canvas_size=24)
+  a = scenes.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
+  b = scenes.scatter_objects(_blobs(), 50, seed=3, canvas_size=24)
+  c = scenes.scatter_objects(_blobs(), 50, seed=4, canvas_size=24)
   np.testing.assert_array_equal(a.images, b.images)
   assert not np.array_equal(a.images, c.images)
 
-
 def test_chosen_counts_only():
-  scenes = data.scatter_objects(_blobs(), 100, seed=0, canvas_size=24,
+  placed = scenes.scatter_objects(_blobs(), 100, seed=0, canvas_size=24,
                                 counts=(0, 2))
-  assert set(scenes.counts) == {0, 2}
-
+  assert set(placed.counts) == {0, 2}
 
 def test_objects_larger_than_the_canvas_are_rejected():
   with pytest.raises(ValueError, match="do not fit"):
-    data.scatter_objects(_blobs(), 1, seed=0, canvas_size=4)
-
+    scenes.scatter_objects(_blobs(), 1, seed=0, canvas_size=4)
 
 def test_blank_objects_are_rejected():
   with pytest.raises(ValueError, match="some ink"):
-    data.scatter_objects(np.zeros([2, 8, 8], np.uint8), 1, seed=0)
-
+    scenes.scatter_objects(np.zeros([2, 8, 8], np.uint8), 1, seed=0)
 
 def test_objects_that_cannot_be_kept_apart_are_rejected():
   with pytest.raises(ValueError, match="Could not place 3 objects"):
     # Three 4x5 blobs never fit apart on 9x9.
-    data.scatter_objects(_blobs(), 1, seed=0, canvas_size=9, counts=(3,))
-
-
-def test_real_mnist_is_there_offline():
-  train, test = data.load_mnist()
-  assert train.images.shape == (60000, 28, 28)
-  assert test.images.shape == (10000, 28, 28)
-  assert train.images.dtype == np.uint8 and train.images.max() > 250
-  np.testing.assert_array_equal(np.unique(test.labels), np.arange(10))
-  assert 900 < np.sum(test.labels == 0) < 1100
-
-
-def _write_idx(path, array):
-  magic = 2051 if array.ndim == 3 else 2049
-  header = np.array([magic, *array.shape], ">i4").tobytes()
-  with gzip.open(path, "wb") as f:
-    f.write(header + array.tobytes())
-
-
-def test_user_idx_folder_and_npz_load_the_same(tmp_path):
-  rng = np.random.default_rng(0)
-  train = rng.integers(0, 256, [5, 28, 28], dtype=np.uint8)
-  test = rng.integers(0, 256, [3, 28, 28], dtype=np.uint8)
-  train_labels = rng.integers(0, 10, [5], dtype=np.uint8)
-  test_labels = rng.integers(0, 10, [3], dtype=np.uint8)
-  _write_idx(tmp_path / "train-images-idx3-ubyte.gz", train)
-  _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", test)
-  _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", train_labels)
-  _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", test_labels)
-  np.savez(tmp_path / "mnist.npz", x_train=train, x_test=test,
-           y_train=train_labels, y_test=test_labels)
-  for path in (str(tmp_path), str(tmp_path / "mnist.npz")):
-    loaded_train, loaded_test = data.load_mnist(path)
-    np.testing.assert_array_equal(loaded_train.images, train)
-    np.testing.assert_array_equal(loaded_test.images, test)
-    np.testing.assert_array_equal(loaded_train.labels, train_labels)
-    np.testing.assert_array_equal(loaded_test.labels, test_labels)
-  # Without label files the classes are unknown (-1), not an error.
-  os.remove(tmp_path / "train-labels-idx1-ubyte.gz")
-  np.testing.assert_array_equal(data.load_mnist(str(tmp_path))[0].labels, -1)
-
-
-def test_bad_mnist_paths_say_what_was_expected(tmp_path):
-  with pytest.raises(FileNotFoundError, match="idx"):
-    data.load_mnist(str(tmp_path))
-  with pytest.raises(FileNotFoundError, match="neither"):
-    data.load_mnist(str(tmp_path / "nothing.bin"))
-  np.savez(tmp_path / "bad.npz", x_train=np.zeros([2, 28, 28]))
-  with pytest.raises(ValueError, match="x_test"):
-    data.load_mnist(str(tmp_path / "bad.npz"))
-  (tmp_path / "train-images-idx3-ubyte").write_bytes(b"garbage" * 10)
-  (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"garbage" * 10)
-  with pytest.raises(ValueError, match="not an idx3"):
-    data.load_mnist(str(tmp_path))
-
-
-def test_batches_resume_where_they_left_off():
-  images = np.arange(10 * 2 * 2, dtype=np.uint8).reshape(10, 2, 2)
-  take = lambda batches, k: [next(batches).numpy() for _ in range(k)]
-  whole = take(data.training_batches(images, 4, seed=7), 6)
-  resumed = take(data.training_batches(images, 4, seed=7, start_step=3), 3)
-  for a, b in zip(whole[3:], resumed):
-    np.testing.assert_array_equal(a, b)
-  # The first epoch is a permutation of all the images.
-  first_epoch = np.round(np.concatenate(whole)[:10, 0, 0] * 255).astype(int)
-  assert sorted(first_epoch) == sorted(images[:, 0, 0])
-
+    scenes.scatter_objects(_blobs(), 1, seed=0, canvas_size=9, counts=(3,))
 
 def test_shrink_scales_each_object_by_its_own_factor():
   objects = np.zeros([200, 28, 28], np.uint8)
   objects[:, 4:24, 4:24] = 200
-  shrunk = data.shrink(objects, seed=0, mean=1.3, std=0.1)
+  shrunk = scenes.shrink(objects, seed=0, mean=1.3, std=0.1)
   sizes = np.array([image.shape[0] for image in shrunk])
   assert all(image.shape[0] == image.shape[1] for image in shrunk)
   # Pyro's sides: int(28 / factor), factor ~ Normal(1.3, 0.1).
