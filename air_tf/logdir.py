@@ -133,14 +133,15 @@ def _git_commit() -> Optional[str]:
 
 
 def record_launch(logdir: str, start_step: int,
-                  argv: Sequence[str] = tuple(sys.argv)) -> None:
-  """Appends this launch of the training to the run's launch records."""
+                  argv: Optional[Sequence[str]] = None) -> None:
+  """Appends this launch of the training to the run's launch records
+  (`argv`: the command line, by default this process's)."""
   tf.io.gfile.makedirs(logdir)
   files.append_json_line(os.path.join(logdir, LAUNCHES_FILE), {
       "time": _process_start_time(), "start_step": start_step,
       "commit": _git_commit(), "air_tf_version": air_tf.__version__,
       "tensorflow_version": tf.__version__, "host": socket.gethostname(),
-      "argv": list(argv)})
+      "argv": list(sys.argv if argv is None else argv)})
 
 
 def read_launches(logdir: str) -> list[dict[str, Any]]:
