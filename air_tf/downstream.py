@@ -14,7 +14,7 @@ import numpy as np
 import sonnet as snt
 import tensorflow as tf
 
-from air_tf.data import Scenes
+from air_tf.scenes import Scenes
 
 TASKS = ("sum", "sum_of_two", "ascending")
 
