@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from air_tf import downstream
-from air_tf.data import Scenes
+from air_tf.scenes import Scenes
 
 
 def _scenes():
