@@ -1,6 +1,7 @@
 """One training step of AIR, its optimisers, schedule and checkpoint."""
 
 import dataclasses
+import math
 from typing import Optional
 
 import sonnet as snt
@@ -25,6 +26,11 @@ class TrainConfig(JsonConfig):
       3e-4 rather than the reproductions' 1e-4: DAIR on digits of 14-28 px
       passed 96% at 2,000 steps instead of 4,000 (docs/RESULTS.md, issue
       13).
+    learning_rate_end: decay `learning_rate` to this value, log-linearly,
+      from step `learning_rate_decay_start` over
+      `learning_rate_decay_steps`; None: a constant step size.
+    learning_rate_decay_start: the step the decay starts at.
+    learning_rate_decay_steps: steps the decay takes (0: at once).
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
       learn outputs of hundreds of nats quickly: at 1e-3 its error stayed
       ~300 nats for thousands of steps (docs/RESULTS.md).
@@ -61,6 +67,9 @@ class TrainConfig(JsonConfig):
   """
   batch_size: int = 16
   learning_rate: float = 3e-4
+  learning_rate_end: Optional[float] = None
+  learning_rate_decay_start: int = 0
+  learning_rate_decay_steps: int = 0
   baseline_learning_rate: float = 1e-2
   z_pres_prior: float = 1e-5
   z_pres_prior_end: Optional[float] = None
@@ -89,28 +98,44 @@ class TrainConfig(JsonConfig):
                        f"got {self.samples_per_image}.")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
-    for name in ("learning_rate", "baseline_learning_rate"):
-      if getattr(self, name) <= 0:
+    for name in ("learning_rate", "baseline_learning_rate",
+                 "learning_rate_end"):
+      if getattr(self, name) is not None and getattr(self, name) <= 0:
         raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
     for name in ("num_train_images", "num_eval_images"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
     if self.seed < 0:
       raise ValueError(f"seed must be >= 0, got {self.seed}.")
-    if self.z_pres_prior_anneal_steps < 0:
-      raise ValueError(f"z_pres_prior_anneal_steps must be >= 0, got "
-                       f"{self.z_pres_prior_anneal_steps}.")
+    for name in ("z_pres_prior_anneal_steps", "learning_rate_decay_start",
+                 "learning_rate_decay_steps"):
+      if getattr(self, name) < 0:
+        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
+
+
+def log_linear(step: tf.Tensor, start: float, end: Optional[float],
+               first_step: int, num_steps: int) -> tf.Tensor:
+  """`start` until `first_step`, then log-linearly to `end` over
+  `num_steps` steps (at once if 0), then `end`; `start` if `end` is None."""
+  if end is None:
+    return tf.constant(start, tf.float32)
+  progress = (tf.cast(step, tf.float32) - first_step) / max(num_steps, 1)
+  progress = tf.clip_by_value(progress, 0.0, 1.0)
+  return tf.exp(math.log(start) + (math.log(end) - math.log(start)) *
+                progress)
 
 
 def z_pres_prior_prob(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
   """The scheduled prior probability of one more object at `step`."""
-  start = tf.math.log(tf.constant(config.z_pres_prior, tf.float32))
-  if config.z_pres_prior_end is None:
-    return tf.exp(start)
-  end = tf.math.log(config.z_pres_prior_end)
-  progress = tf.cast(step, tf.float32) / max(config.z_pres_prior_anneal_steps,
-                                             1)
-  return tf.exp(start + (end - start) * tf.minimum(progress, 1.0))
+  return log_linear(step, config.z_pres_prior, config.z_pres_prior_end, 0,
+                    config.z_pres_prior_anneal_steps)
+
+
+def learning_rate(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
+  """The scheduled step size of the model's optimiser at `step`."""
+  return log_linear(step, config.learning_rate, config.learning_rate_end,
+                    config.learning_rate_decay_start,
+                    config.learning_rate_decay_steps)
 
 
 class Trainer(tf.Module):
@@ -135,6 +160,12 @@ class Trainer(tf.Module):
                                           trainable=False,
                                           name="nonfinite_in_a_row")
     self.optimizer = snt.optimizers.Adam(config.learning_rate)
+    # The step size is a function of the step, not state to checkpoint:
+    # set untracked, so that the checkpoint is the same with or without a
+    # schedule (and runs from before schedules existed resume).
+    self._learning_rate = tf.Variable(config.learning_rate, trainable=False,
+                                      name="learning_rate")
+    object.__setattr__(self.optimizer, "learning_rate", self._learning_rate)
     self.baseline_optimizer = snt.optimizers.Adam(
         config.baseline_learning_rate)
     self.normalizer = estimator.SignalNormalizer(
@@ -216,6 +247,7 @@ class Trainer(tf.Module):
     # A non-finite update would spoil every parameter for good: skip it,
     # count it, and let the caller decide when too many in a row is fatal.
     if finite:
+      self._learning_rate.assign(learning_rate(self.step, self.config))
       self.optimizer.apply(model_gradients, model_variables)
       if not vimco:
         self.baseline_optimizer.apply(baseline_gradients, baseline_variables)
@@ -245,5 +277,6 @@ class Trainer(tf.Module):
         "signal_mean": losses.signal_mean,
         "signal_variance": losses.signal_variance,
         "z_pres_prior": prior_prob,
+        "learning_rate": self._learning_rate,
         "skipped_updates": self.skipped_updates,
     }
