@@ -66,7 +66,7 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
   return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
-def _write(accumulator: tf.Tensor, step: tf.Tensor,
+def write_step(accumulator: tf.Tensor, step: tf.Tensor,
            value: tf.Tensor) -> tf.Tensor:
   """accumulator[:, step] = value, for `[B, N, ...]` and `[B, ...]`."""
   max_steps = accumulator.shape[1]
@@ -220,7 +220,7 @@ class InferenceNetwork(snt.Module):
         canvas += pres[:, tf.newaxis, tf.newaxis] * (
             self._renderer.render_object(where, what))
       posterior = Posterior(*[
-          _write(accumulator, i, value) for accumulator, value in zip(
+          write_step(accumulator, i, value) for accumulator, value in zip(
               posterior, (pres, pres_logits, where, where_loc, where_scale,
                           what, what_loc, what_scale))])
       return i + 1, state, canvas, pres, where, what, posterior

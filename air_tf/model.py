@@ -25,7 +25,9 @@ class AIROutput(NamedTuple):
   kl_what: tf.Tensor  # [B, N] KL(q(z_what_i) || p) where z_pres_i = 1.
   kl_pres: tf.Tensor  # [B, N] KL(q(z_pres_i) || p) where z_pres_i was drawn.
   sampled: tf.Tensor  # [B, N] 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
-  log_q_pres: tf.Tensor  # [B, N] log q of the drawn z_pres_i, else 0.
+  # [B, N] log q of step i's drawn discrete latents (z_pres_i; the table-top
+  # model adds the identity where present), 0 where none was drawn.
+  log_q_discrete: tf.Tensor
   elbo: tf.Tensor  # [B] ELBO estimate with analytic KLs.
   log_weight: tf.Tensor  # [B] log p(x, z, n) - log q(z, n | x) at the sample.
 
@@ -99,15 +101,15 @@ class AIR(snt.Module):
     elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
 
     count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
-    log_q_pres = sampled * q_pres.log_prob(z_pres)
+    log_q_discrete = sampled * q_pres.log_prob(z_pres)
     log_q_objects = z_pres * (q_where.log_prob(posterior.z_where) +
                               q_what.log_prob(posterior.z_what))
     log_weight = (log_likelihood + self.prior.log_prob(
         count, posterior.z_where, posterior.z_what, z_pres_prob) -
-                  tf.reduce_sum(log_q_pres + log_q_objects, axis=1))
+                  tf.reduce_sum(log_q_discrete + log_q_objects, axis=1))
     return AIROutput(posterior, count, reconstruction, log_likelihood,
-                     kl_where, kl_what, kl_pres, sampled, log_q_pres, elbo,
-                     log_weight)
+                     kl_where, kl_what, kl_pres, sampled, log_q_discrete,
+                     elbo, log_weight)
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now, the baseline's too unless not `baseline`

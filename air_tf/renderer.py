@@ -68,14 +68,16 @@ class Renderer(snt.Module, abc.ABC):
     return tf.einsum("bn,bnhw->bhw", z_pres, objects)
 
   def likelihood(self, canvas: tf.Tensor) -> tfd.Distribution:
-    """p(x | z) with batch shape [B] and event shape [H, W]."""
+    """p(x | z) with batch shape [B] and event shape [H, W] (grey) or
+    [H, W, C] (colour): the canvas's shape less its batch axis."""
     if self._likelihood == "bernoulli":
       probs = tf.clip_by_value(canvas, _BERNOULLI_EPSILON,
                                1.0 - _BERNOULLI_EPSILON)
       pixels = tfd.Bernoulli(probs=probs, dtype=tf.float32)
     else:
       pixels = tfd.Normal(canvas, self._likelihood_std)
-    return tfd.Independent(pixels, reinterpreted_batch_ndims=2)
+    return tfd.Independent(pixels,
+                           reinterpreted_batch_ndims=canvas.shape.rank - 1)
 
 
 class DecoderRenderer(Renderer):

@@ -457,7 +457,7 @@ class TabletopRenderer(snt.Module):
     step = self._step
 
     @tf.custom_gradient
-    def render(pose):
+    def render(presence, identity, pose):
       image = self._render(presence, identity, pose)
 
       def gradient(upstream):
@@ -473,8 +473,10 @@ class TabletopRenderer(snt.Module):
                                      *image.shape[1:]])
         derivative = (images[0] - images[1]) / (2 * step)
         per_coordinate = tf.einsum("kbhwc,bhwc->bk", derivative, upstream)
-        return tf.reshape(per_coordinate, [-1, max_objects, 3])
+        # Presence and identity are discrete: no gradient.
+        return (tf.zeros_like(presence), tf.zeros_like(identity),
+                tf.reshape(per_coordinate, [-1, max_objects, 3]))
 
       return image, gradient
 
-    return render(pose)
+    return render(presence, identity, pose)

@@ -221,8 +221,8 @@ class Trainer(tf.Module):
       output = model(images, prior_prob, seed=seed)
       posterior = output.posterior
       if vimco:
-        losses = estimator.vimco_losses(output.log_weight, output.log_q_pres,
-                                        samples)
+        losses = estimator.vimco_losses(output.log_weight,
+                                        output.log_q_discrete, samples)
       else:
         signals = estimator.learning_signals(output.log_likelihood,
                                              output.kl_where, output.kl_what,
@@ -231,9 +231,9 @@ class Trainer(tf.Module):
                   if samples > 1 else self.normalizer.mean)
         baseline = model.baseline(images, posterior.z_pres,
                                   posterior.z_where, posterior.z_what)
-        losses = estimator.surrogate_losses(output.elbo, output.log_q_pres,
-                                            output.sampled, signals, centre,
-                                            baseline, self.normalizer)
+        losses = estimator.surrogate_losses(
+            output.elbo, output.log_q_discrete, output.sampled, signals,
+            centre, baseline, self.normalizer)
     model_variables = model.model_variables
     baseline_variables = () if vimco else model.baseline.trainable_variables
     model_gradients = tape.gradient(losses.model_loss, model_variables)

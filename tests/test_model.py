@@ -41,7 +41,7 @@ def test_nothing_after_the_first_absent_step_counts(model_and_output):
   np.testing.assert_array_equal(output.kl_what.numpy()[absent], 0.0)
   not_drawn = output.sampled.numpy() == 0
   np.testing.assert_array_equal(output.kl_pres.numpy()[not_drawn], 0.0)
-  np.testing.assert_array_equal(output.log_q_pres.numpy()[not_drawn], 0.0)
+  np.testing.assert_array_equal(output.log_q_discrete.numpy()[not_drawn], 0.0)
   np.testing.assert_array_equal(output.count, z_pres.sum(1))
   # Whatever the absent steps hold, the canvas (the likelihood's mean) is
   # the same.

@@ -1,0 +1,329 @@
+"""AIR as inverse graphics: the fixed table-top renderer as p(x | z).
+
+The same model as the 2D one with other parts plugged in. Per step i:
+z_pres_i (REINFORCE with the NVIL baseline, as in 2D), the object's pose
+z_where_i = (x, y, rotation) (reparameterised, gradients through the
+renderer) and its identity z_what_i, a one-hot over `shapes.SHAPES`
+(REINFORCE with the same per-step learning signal as z_pres_i: the paper's
+likelihood-ratio estimator). Nothing of the renderer is learned; the
+inference network learns to invert it.
+
+Everything the 2D training, evaluation and logging code reads of a model
+is here under the same names (`AIROutput`, `build`, `baseline`,
+`model_variables`), so `training.Trainer` trains it unchanged.
+"""
+
+import dataclasses
+from typing import NamedTuple, Optional
+
+import sonnet as snt
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from air_tf import shapes
+from air_tf.config import JsonConfig
+from air_tf.estimator import Baseline
+from air_tf.inference import (image_encoder, normal_distribution,
+                              pres_distribution, write_step)
+from air_tf.model import AIROutput, presence_before
+from air_tf.prior import Prior
+from air_tf.recurrent import ContextLSTM
+from air_tf.renderer import Renderer
+from air_tf.tabletop_renderer import Camera, TabletopRenderer
+
+tfd = tfp.distributions
+
+_POSE_SIZE = 3
+# softplus(0): a fresh network's raw outputs are near 0.
+_SOFTPLUS_OF_ZERO = 0.6931472
+
+
+@dataclasses.dataclass(frozen=True)
+class TabletopConfig(JsonConfig):
+  """Architecture of a table-top AIR model.
+
+  Attributes:
+    image_size: side of the square colour images.
+    max_steps: N, the most objects.
+    lstm_size: units of the inference LSTM.
+    image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
+      with DAIR, the residual).
+    baseline_lstm_size: units of the NVIL baseline's own LSTM.
+    baseline_hidden: hidden sizes of the MLP on top of it.
+    dair: whether inference sees the image minus the objects found so far.
+    likelihood_std: standard deviation of each pixel and channel.
+    edge_softness: the renderer's silhouette edge, world units: softer than
+      the scenes' own so that a pose a few pixels off still gets a
+      gradient.
+    pose_prior_scale: prior std of (x, y, rotation); means 0. Scenes place
+      centres uniformly within +-0.65 (std 0.375) and rotations anywhere.
+    pose_posterior_init_std: roughly the posterior std of a fresh network.
+    position_range: the posterior mean of (x, y) stays within +- this.
+  """
+  image_size: int = 64
+  max_steps: int = 3
+  lstm_size: int = 256
+  image_encoder_hidden: tuple[int, ...] = (256,)
+  baseline_lstm_size: int = 256
+  baseline_hidden: tuple[int, ...] = (200,)
+  dair: bool = True
+  likelihood_std: float = 0.1
+  edge_softness: float = 0.02
+  pose_prior_scale: tuple[float, float, float] = (0.4, 0.4, 2.0)
+  pose_posterior_init_std: tuple[float, float, float] = (0.1, 0.1, 0.5)
+  position_range: float = 0.8
+
+  def __post_init__(self):
+    for name in ("image_size", "max_steps", "lstm_size",
+                 "baseline_lstm_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    for name in ("likelihood_std", "edge_softness", "position_range"):
+      if getattr(self, name) <= 0:
+        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
+    for name in ("pose_prior_scale", "pose_posterior_init_std"):
+      if len(getattr(self, name)) != 3 or min(getattr(self, name)) <= 0:
+        raise ValueError(f"{name} must be three stds > 0, got "
+                         f"{getattr(self, name)}.")
+
+
+class TabletopPrior(Prior):
+  """p(n) as in 2D, p(pose) normal, p(identity) uniform over the shapes."""
+
+  def z_what(self) -> tfd.Distribution:
+    """p(identity): uniform one-hot over the shapes, event [S]."""
+    return tfd.OneHotCategorical(logits=tf.zeros([shapes.NUM_SHAPES]),
+                                 dtype=tf.float32)
+
+
+class SceneRenderer(Renderer):
+  """The fixed table-top renderer behind AIR's `Renderer` interface."""
+
+  def __init__(self, image_size: int, edge_softness: float,
+               likelihood_std: float, name: str = "renderer"):
+    """Constructs the renderer.
+
+    Args:
+      image_size: side of the square images.
+      edge_softness: width of the silhouettes' edges, world units.
+      likelihood_std: standard deviation of the normal pixel likelihood.
+      name: the module's name.
+    """
+    super().__init__((image_size, image_size), "normal", likelihood_std,
+                     name=name)
+    self.scene = TabletopRenderer(Camera(image_size=image_size),
+                                  edge_softness=edge_softness)
+    self._table = self.scene(tf.zeros([1, 1]),
+                             tf.one_hot([[0]], shapes.NUM_SHAPES),
+                             tf.zeros([1, 1, _POSE_SIZE]))[0]
+
+  def background(self) -> tf.Tensor:
+    """The empty table, `[H, W, 3]`."""
+    return self._table
+
+  def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """What one object adds to the empty table, `[M, 3], [M, S] ->
+    [M, H, W, 3]` (objects that hide each other do not add up exactly: for
+    DAIR's residual, not for the likelihood)."""
+    alone = self.scene(tf.ones([tf.shape(z_where)[0], 1]),
+                       z_what[:, tf.newaxis], z_where[:, tf.newaxis])
+    return alone - self._table
+
+  def __call__(self, z_pres: tf.Tensor, z_where: tf.Tensor,
+               z_what: tf.Tensor) -> tf.Tensor:
+    """The scene of the present objects, `[B, H, W, 3]`, with occlusion."""
+    return self.scene(z_pres, z_what, z_where)
+
+
+class TabletopPosterior(NamedTuple):
+  """Latents and posterior parameters of every step, `[B, N, ...]`."""
+  z_pres: tf.Tensor  # [B, N] 0/1, 0 after the first 0.
+  z_pres_logits: tf.Tensor  # [B, N]
+  z_where: tf.Tensor  # [B, N, 3] pose (x, y, rotation).
+  z_where_loc: tf.Tensor  # [B, N, 3]
+  z_where_scale: tf.Tensor  # [B, N, 3]
+  z_what: tf.Tensor  # [B, N, S] one-hot identity.
+  z_what_logits: tf.Tensor  # [B, N, S]
+
+  def pres_distribution(self) -> tfd.Distribution:
+    return pres_distribution(self.z_pres_logits)
+
+  def where_distribution(self) -> tfd.Distribution:
+    return normal_distribution(self.z_where_loc, self.z_where_scale)
+
+  def what_distribution(self) -> tfd.Distribution:
+    return identity_distribution(self.z_what_logits)
+
+
+def identity_distribution(logits: tf.Tensor) -> tfd.Distribution:
+  """q(identity): one-hot float32 samples, event [S]."""
+  return tfd.OneHotCategorical(logits=logits, dtype=tf.float32)
+
+
+class TabletopInference(snt.Module):
+  """An LSTM that finds one object per step: presence, pose and identity
+  from its state (no glimpse: the renderer's objects are few and known)."""
+
+  def __init__(self, renderer: SceneRenderer, max_steps: int,
+               lstm_size: int, image_encoder_hidden: tuple[int, ...],
+               dair: bool, pose_init_std: tuple[float, float, float],
+               position_range: float, name: str = "inference"):
+    """Constructs the inference network.
+
+    Args:
+      renderer: with DAIR each step reads the image minus what the objects
+        found so far add to the table.
+      max_steps: N.
+      lstm_size: units of the LSTM.
+      image_encoder_hidden: hidden sizes of the image embedding MLP.
+      dair: whether each step sees the residual or the image.
+      pose_init_std: roughly the posterior std of (x, y, rotation) of a
+        fresh network.
+      position_range: the posterior mean of (x, y) stays within +- this.
+      name: the module's name.
+    """
+    super().__init__(name=name)
+    self._renderer = renderer
+    self._max_steps = max_steps
+    self._dair = dair
+    self._position_range = position_range
+    self._image_encoder = image_encoder(image_encoder_hidden)
+    self._lstm = ContextLSTM(lstm_size, name="lstm")
+    self._head = snt.Linear(1 + 2 * _POSE_SIZE + shapes.NUM_SHAPES,
+                            name="pres_pose_identity_head")
+    self._pose_std_unit = tf.constant(pose_init_std,
+                                      tf.float32) / _SOFTPLUS_OF_ZERO
+
+  def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
+               sample: bool = True) -> TabletopPosterior:
+    """Infers the objects of `[B, H, W, 3]` images (see `InferenceNetwork`)."""
+    if sample and seed is None:
+      raise ValueError("Sampling needs a stateless seed.")
+    batch_size = tf.shape(images)[0]
+    n, s = self._max_steps, shapes.NUM_SHAPES
+
+    def zeros(*shape):
+      return tf.zeros(tf.stack([batch_size, n, *shape]))
+
+    posterior = TabletopPosterior(
+        z_pres=zeros(), z_pres_logits=zeros(), z_where=zeros(_POSE_SIZE),
+        z_where_loc=zeros(_POSE_SIZE), z_where_scale=zeros(_POSE_SIZE) + 1.0,
+        z_what=zeros(s), z_what_logits=zeros(s))
+    latents_size = _POSE_SIZE + s + 1
+    background = self._renderer.background()
+    embed = lambda residual: self._image_encoder(snt.flatten(residual))
+    image_gates = None if self._dair else self._lstm.project_context(
+        embed(images - background), latents_size)
+
+    def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
+      gates = (self._lstm.project_context(embed(images - canvas),
+                                          latents_size)
+               if self._dair else image_gates)
+      latents = tf.concat([prev_where, prev_what, prev_pres[:, tf.newaxis]],
+                          axis=1)
+      hidden, state = self._lstm.step(gates, latents, state)
+      head = self._head(hidden)
+      pres_logits = head[:, 0]
+      position = self._position_range * tf.tanh(head[:, 1:3] /
+                                                self._position_range)
+      where_loc = tf.concat([position, head[:, 3:4]], axis=1)
+      where_scale = tf.nn.softplus(head[:, 4:7]) * self._pose_std_unit
+      what_logits = head[:, 7:]
+      if sample:
+        pres_seed, where_seed, what_seed = tfp.random.split_seed(
+            tf.random.experimental.stateless_fold_in(seed, i), n=3)
+        pres = pres_distribution(pres_logits).sample(seed=pres_seed)
+        where = normal_distribution(where_loc, where_scale).sample(
+            seed=where_seed)
+        what = identity_distribution(what_logits).sample(seed=what_seed)
+      else:
+        pres = tf.cast(pres_logits > 0.0, tf.float32)
+        where = where_loc
+        what = tf.one_hot(tf.argmax(what_logits, axis=1), s)
+      pres = prev_pres * pres
+      if self._dair:
+        canvas += pres[:, tf.newaxis, tf.newaxis, tf.newaxis] * (
+            self._renderer.render_object(where, what))
+      posterior = TabletopPosterior(*[
+          write_step(accumulator, i, value) for accumulator, value in zip(
+              posterior, (pres, pres_logits, where, where_loc, where_scale,
+                          what, what_logits))])
+      return i + 1, state, canvas, pres, where, what, posterior
+
+    def not_done(i, state, canvas, prev_pres, *unused):
+      return tf.logical_and(i < n, tf.reduce_any(prev_pres > 0.0))
+
+    loop_vars = (tf.constant(0), self._lstm.initial_state(batch_size),
+                 tf.zeros_like(images) + background, tf.ones([batch_size]),
+                 tf.zeros([batch_size, _POSE_SIZE]), tf.zeros([batch_size, s]),
+                 posterior)
+    *_, posterior = tf.while_loop(not_done, step, loop_vars,
+                                  maximum_iterations=n)
+    return posterior
+
+
+class TabletopAIR(snt.Module):
+  """AIR whose generative model is the fixed table-top renderer."""
+
+  def __init__(self, config: TabletopConfig, name: str = "tabletop_air"):
+    super().__init__(name=name)
+    self.config = config
+    self.prior = TabletopPrior(config.max_steps, shapes.NUM_SHAPES,
+                               (0.0, 0.0, 0.0), config.pose_prior_scale)
+    self.renderer = SceneRenderer(config.image_size, config.edge_softness,
+                                  config.likelihood_std)
+    self.inference = TabletopInference(
+        self.renderer, config.max_steps, config.lstm_size,
+        config.image_encoder_hidden, config.dair,
+        config.pose_posterior_init_std, config.position_range)
+    self.baseline = Baseline(config.baseline_lstm_size,
+                             config.baseline_hidden,
+                             config.image_encoder_hidden)
+
+  @property
+  def model_variables(self) -> tuple[tf.Variable, ...]:
+    """Trainable variables of the inference network (the renderer has
+    none)."""
+    return self.inference.trainable_variables
+
+  def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+               seed: Optional[tf.Tensor] = None,
+               sample: bool = True) -> AIROutput:
+    """Infers, renders and scores `[B, H, W, 3]` images (see `AIR`).
+
+    `log_q_discrete` holds log q of z_pres_i and, where the object is
+    present, of its identity: both are trained by the same step's
+    REINFORCE signal.
+    """
+    posterior = self.inference(images, seed, sample=sample)
+    z_pres = posterior.z_pres
+    sampled = presence_before(z_pres)
+    reconstruction = self.renderer(z_pres, posterior.z_where,
+                                   posterior.z_what)
+    log_likelihood = self.renderer.likelihood(reconstruction).log_prob(images)
+    q_where = posterior.where_distribution()
+    q_what = posterior.what_distribution()
+    q_pres = posterior.pres_distribution()
+    kl_where = z_pres * tfd.kl_divergence(q_where, self.prior.z_where())
+    kl_what = z_pres * tfd.kl_divergence(q_what, self.prior.z_what())
+    kl_pres = sampled * tfd.kl_divergence(q_pres,
+                                          self.prior.z_pres(z_pres_prob))
+    elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
+    count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
+    log_q_discrete = (sampled * q_pres.log_prob(z_pres) +
+                      z_pres * q_what.log_prob(posterior.z_what))
+    log_weight = (log_likelihood + self.prior.log_prob(
+        count, posterior.z_where, posterior.z_what, z_pres_prob) -
+                  tf.reduce_sum(log_q_discrete + z_pres * q_where.log_prob(
+                      posterior.z_where), axis=1))
+    return AIROutput(posterior, count, reconstruction, log_likelihood,
+                     kl_where, kl_what, kl_pres, sampled, log_q_discrete,
+                     elbo, log_weight)
+
+  def build(self, baseline: bool = True) -> None:
+    """Creates every variable now (see `AIR.build`)."""
+    blank = tf.zeros([1, self.config.image_size, self.config.image_size, 3])
+    posterior = self(blank, 0.5, sample=False).posterior
+    if baseline:
+      self.baseline(blank, posterior.z_pres, posterior.z_where,
+                    posterior.z_what)
