@@ -10,7 +10,7 @@ from air_tf.config import AIRConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import InferenceNetwork, Posterior
 from air_tf.prior import Prior
-from air_tf.renderer import DecoderRenderer
+from air_tf.renderer import DecoderRenderer, Renderer
 
 tfd = tfp.distributions
 
@@ -35,6 +35,52 @@ class AIROutput(NamedTuple):
 def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
   """`[B, N]` z_pres_{i-1} (1 for i = 0): where z_pres_i is drawn."""
   return tf.concat([tf.ones_like(z_pres[:, :1]), z_pres[:, :-1]], axis=1)
+
+
+def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
+          renderer: Renderer, discrete_what: bool = False) -> AIROutput:
+  """Renders a posterior sample and scores it: the ELBO with analytic KLs,
+  the terms of the learning signals, and the importance weight.
+
+  Args:
+    posterior: the inference network's `Posterior` (or one with the same
+      fields and distributions).
+    images: `[B, ...]` the images it was inferred from.
+    z_pres_prob: scalar prior probability of one more object.
+    prior: p(n, z_where, z_what).
+    renderer: p(x | z).
+    discrete_what: z_what is discrete (the table-top identity): its
+      log q goes to `log_q_discrete` for REINFORCE instead of being
+      reparameterised.
+
+  Returns:
+    The `AIROutput`.
+  """
+  z_pres = posterior.z_pres
+  sampled = presence_before(z_pres)
+  reconstruction = renderer(z_pres, posterior.z_where, posterior.z_what)
+  log_likelihood = renderer.likelihood(reconstruction).log_prob(images)
+
+  q_where = posterior.where_distribution()
+  q_what = posterior.what_distribution()
+  q_pres = posterior.pres_distribution()
+  kl_where = z_pres * tfd.kl_divergence(q_where, prior.z_where())
+  kl_what = z_pres * tfd.kl_divergence(q_what, prior.z_what())
+  kl_pres = sampled * tfd.kl_divergence(q_pres, prior.z_pres(z_pres_prob))
+  elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
+
+  count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
+  log_q_pres = sampled * q_pres.log_prob(z_pres)
+  log_q_where = z_pres * q_where.log_prob(posterior.z_where)
+  log_q_what = z_pres * q_what.log_prob(posterior.z_what)
+  log_q_discrete = log_q_pres + log_q_what if discrete_what else log_q_pres
+  log_q = log_q_pres + log_q_where + log_q_what
+  log_weight = (log_likelihood + prior.log_prob(
+      count, posterior.z_where, posterior.z_what, z_pres_prob) -
+                tf.reduce_sum(log_q, axis=1))
+  return AIROutput(posterior, count, reconstruction, log_likelihood,
+                   kl_where, kl_what, kl_pres, sampled, log_q_discrete, elbo,
+                   log_weight)
 
 
 class AIR(snt.Module):
@@ -82,34 +128,8 @@ class AIR(snt.Module):
     Returns:
       The `AIROutput`.
     """
-    posterior = self.inference(images, seed, sample=sample)
-    z_pres = posterior.z_pres
-    sampled = presence_before(z_pres)
-    reconstruction = self.renderer(z_pres, posterior.z_where,
-                                   posterior.z_what)
-    log_likelihood = self.renderer.likelihood(reconstruction).log_prob(images)
-
-    q_where = posterior.where_distribution()
-    q_what = posterior.what_distribution()
-    q_pres = posterior.pres_distribution()
-    p_where, p_what = self.prior.z_where(), self.prior.z_what()
-    p_pres = self.prior.z_pres(z_pres_prob)
-
-    kl_where = z_pres * tfd.kl_divergence(q_where, p_where)
-    kl_what = z_pres * tfd.kl_divergence(q_what, p_what)
-    kl_pres = sampled * tfd.kl_divergence(q_pres, p_pres)
-    elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
-
-    count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
-    log_q_discrete = sampled * q_pres.log_prob(z_pres)
-    log_q_objects = z_pres * (q_where.log_prob(posterior.z_where) +
-                              q_what.log_prob(posterior.z_what))
-    log_weight = (log_likelihood + self.prior.log_prob(
-        count, posterior.z_where, posterior.z_what, z_pres_prob) -
-                  tf.reduce_sum(log_q_discrete + log_q_objects, axis=1))
-    return AIROutput(posterior, count, reconstruction, log_likelihood,
-                     kl_where, kl_what, kl_pres, sampled, log_q_discrete,
-                     elbo, log_weight)
+    return score(self.inference(images, seed, sample=sample), images,
+                 z_pres_prob, self.prior, self.renderer)
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now, the baseline's too unless not `baseline`

@@ -25,7 +25,7 @@ from air_tf.config import JsonConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import (image_encoder, normal_distribution,
                               pres_distribution, write_step)
-from air_tf.model import AIROutput, presence_before
+from air_tf.model import AIROutput, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
@@ -295,30 +295,8 @@ class TabletopAIR(snt.Module):
     present, of its identity: both are trained by the same step's
     REINFORCE signal.
     """
-    posterior = self.inference(images, seed, sample=sample)
-    z_pres = posterior.z_pres
-    sampled = presence_before(z_pres)
-    reconstruction = self.renderer(z_pres, posterior.z_where,
-                                   posterior.z_what)
-    log_likelihood = self.renderer.likelihood(reconstruction).log_prob(images)
-    q_where = posterior.where_distribution()
-    q_what = posterior.what_distribution()
-    q_pres = posterior.pres_distribution()
-    kl_where = z_pres * tfd.kl_divergence(q_where, self.prior.z_where())
-    kl_what = z_pres * tfd.kl_divergence(q_what, self.prior.z_what())
-    kl_pres = sampled * tfd.kl_divergence(q_pres,
-                                          self.prior.z_pres(z_pres_prob))
-    elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
-    count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
-    log_q_discrete = (sampled * q_pres.log_prob(z_pres) +
-                      z_pres * q_what.log_prob(posterior.z_what))
-    log_weight = (log_likelihood + self.prior.log_prob(
-        count, posterior.z_where, posterior.z_what, z_pres_prob) -
-                  tf.reduce_sum(log_q_discrete + z_pres * q_where.log_prob(
-                      posterior.z_where), axis=1))
-    return AIROutput(posterior, count, reconstruction, log_likelihood,
-                     kl_where, kl_what, kl_pres, sampled, log_q_discrete,
-                     elbo, log_weight)
+    return score(self.inference(images, seed, sample=sample), images,
+                 z_pres_prob, self.prior, self.renderer, discrete_what=True)
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now (see `AIR.build`)."""
