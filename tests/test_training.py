@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from air_tf import scenes
 from air_tf.model import AIR
-from air_tf.training import TrainConfig, Trainer, z_pres_prior_prob
+from air_tf.training import TrainConfig, Trainer, learning_rate, z_pres_prior_prob
 
 CONFIG = TrainConfig(batch_size=8, learning_rate=3e-3,
                      baseline_learning_rate=1e-2, z_pres_prior=0.5,
@@ -80,6 +80,38 @@ def test_prior_anneals_log_linearly():
   values = [float(z_pres_prior_prob(step, CONFIG)) for step in (0, 5, 10, 99)]
   np.testing.assert_allclose(values, [0.5, np.sqrt(0.5 * 0.05), 0.05, 0.05],
                              rtol=1e-5)
+
+
+def test_learning_rate_holds_then_decays_log_linearly():
+  config = TrainConfig(learning_rate=1e-3, learning_rate_end=1e-5,
+                       learning_rate_decay_start=100,
+                       learning_rate_decay_steps=50)
+  values = [float(learning_rate(step, config))
+            for step in (0, 100, 125, 150, 1000)]
+  np.testing.assert_allclose(values, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5],
+                             rtol=1e-5)
+  np.testing.assert_allclose(float(learning_rate(7, TrainConfig())), 3e-4,
+                             rtol=1e-6)
+
+
+def test_the_optimiser_steps_with_the_scheduled_learning_rate(tiny_config):
+  tf.random.set_seed(0)
+  decayed = dataclasses.replace(CONFIG, learning_rate_end=1e-4,
+                                learning_rate_decay_steps=1)
+  trainer = Trainer(AIR(tiny_config), decayed)
+  first = trainer.train_step(_images())
+  second = trainer.train_step(_images())
+  np.testing.assert_allclose([first["learning_rate"],
+                              second["learning_rate"]], [3e-3, 1e-4],
+                             rtol=1e-5)
+  model_variables = lambda: [v.numpy() for v in trainer.model.model_variables]
+  before = model_variables()
+  trainer.train_step(_images())
+  # Adam moves each weight by at most about the learning rate (the
+  # baseline has its own).
+  largest = max(np.abs(a - b).max() for a, b in zip(model_variables(),
+                                                     before))
+  assert 5e-5 < largest < 5e-4
 
 
 def test_bad_training_settings_are_rejected():
