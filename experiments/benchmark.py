@@ -16,7 +16,10 @@ multi-MNIST images:
 
 Inference is timed on the SavedModel in `--export_dir` (or, without it, on
 a freshly initialised default model exported to a temporary folder) at each
-of `--inference_batch_sizes`. A benchmark, not a test: it asserts nothing.
+of `--inference_batch_sizes`. `tabletop` times the table-top AIR's
+deterministic inference (a fresh `TabletopConfig()` model, XLA-compiled;
+its cost does not depend on the weights) on table-top scenes at the same
+batch sizes. A benchmark, not a test: it asserts nothing.
 """
 
 import dataclasses
@@ -32,11 +35,15 @@ import tensorflow as tf
 from air_tf import cli
 from air_tf import mnist
 from air_tf import export
+from air_tf import tabletop
 from air_tf.config import AIRConfig
 from air_tf.model import AIR
+from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 from air_tf.training import TrainConfig, Trainer
 
-flags.DEFINE_list("measure", ["train", "inference"], "What to time.")
+_MEASURES = ("train", "inference", "tabletop")
+flags.DEFINE_list("measure", ["train", "inference"], "What to time, of "
+                  f"{', '.join(_MEASURES)}.")
 flags.DEFINE_list("configs", ["default", "pyro"], "Training configurations "
                   "to time (see the module docstring).")
 flags.DEFINE_integer("inferences_per_step", 64, "Images x samples per image "
@@ -81,9 +88,10 @@ def _images(count: int) -> np.ndarray:
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {argv[1:]}")
-  unknown = set(FLAGS.measure) - {"train", "inference"}
+  unknown = set(FLAGS.measure) - set(_MEASURES)
   if unknown:
-    cli.fail(f"--measure takes train and/or inference, not {sorted(unknown)}.")
+    cli.fail(f"--measure takes {', '.join(_MEASURES)}, not "
+             f"{sorted(unknown)}.")
   unknown = set(FLAGS.configs) - set(_CONFIGS)
   if unknown:
     cli.fail(f"--configs takes {sorted(_CONFIGS)}, not {sorted(unknown)}.")
@@ -122,6 +130,18 @@ def main(argv):
       rate = _median_rate(lambda b=batch: infer(images=b)["count"].numpy(),
                           size)
       print(f"SavedModel inference, batch {size}, {device}: "
+            f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
+  if "tabletop" in FLAGS.measure:
+    model = TabletopAIR(TabletopConfig())
+    model.build()
+    infer = tf.function(lambda images: model(images, 1e-5, sample=False).count,
+                        jit_compile=True)
+    sizes = [int(size) for size in FLAGS.inference_batch_sizes]
+    pool = tabletop.tabletop_scenes(max(sizes), seed=1).float_images()
+    for size in sizes:
+      batch = tf.constant(pool[:size])
+      rate = _median_rate(lambda b=batch: infer(b).numpy(), size)
+      print(f"table-top AIR inference, batch {size}, {device}: "
             f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
 
 

@@ -13,7 +13,8 @@ _RENDERER = TabletopRenderer(Camera(image_size=32), edge_softness=0.004)
 
 @pytest.fixture(scope="module")
 def scenes():
-  return tabletop.tabletop_scenes(40, seed=3, renderer=_RENDERER)
+  return tabletop.tabletop_scenes(40, seed=3, renderer=_RENDERER,
+                                 jit_compile=False)
 
 
 def test_counts_slots_and_determinism(scenes):
@@ -23,9 +24,11 @@ def test_counts_slots_and_determinism(scenes):
   present = np.arange(3)[None] < scenes.counts[:, None]
   assert np.all((scenes.identities >= 0) == present)
   assert np.all(scenes.poses[~present] == 0)
-  again = tabletop.tabletop_scenes(5, seed=3, renderer=_RENDERER)
+  again = tabletop.tabletop_scenes(5, seed=3, renderer=_RENDERER,
+                                 jit_compile=False)
   np.testing.assert_array_equal(again.images, scenes.images[:5])
-  other = tabletop.tabletop_scenes(5, seed=4, renderer=_RENDERER)
+  other = tabletop.tabletop_scenes(5, seed=4, renderer=_RENDERER,
+                                 jit_compile=False)
   assert not np.array_equal(other.poses, scenes.poses[:5])
 
 
@@ -68,4 +71,5 @@ def test_ground_truth_matches_the_pixels(scenes):
 
 def test_bad_counts_are_refused():
   with pytest.raises(ValueError, match="counts must be"):
-    tabletop.tabletop_scenes(3, seed=0, counts=(), renderer=_RENDERER)
+    tabletop.tabletop_scenes(3, seed=0, counts=(), renderer=_RENDERER,
+                                 jit_compile=False)

@@ -22,7 +22,8 @@ _CONFIG = TabletopConfig(image_size=32, lstm_size=32,
 def images():
   scenes = tabletop.tabletop_scenes(
       8, seed=0, renderer=TabletopRenderer(Camera(image_size=32),
-                                           edge_softness=0.004))
+                                           edge_softness=0.004),
+      jit_compile=False)
   return tf.constant(scenes.float_images())
 
 
