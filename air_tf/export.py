@@ -98,8 +98,14 @@ class ServingModule(tf.Module):
   @tf.function
   def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """Deterministic inference; see the module docstring."""
+    return self._infer_checked(_checked_images(images,
+                                               self._model.config.canvas_size))
+
+  # Compiled apart from the checks, whose assertions XLA cannot run: the
+  # whole inference loop becomes one XLA computation per batch size.
+  @tf.function(jit_compile=True)
+  def _infer_checked(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     model = self._model
-    images = _checked_images(images, model.config.canvas_size)
     posterior = model.inference(images, sample=False)
     z_pres = posterior.z_pres
     reached = presence_before(z_pres)
