@@ -36,9 +36,14 @@ def _command(binary, *flags):
   return [sys.executable, os.path.join(_ROOT, "experiments", binary), *flags]
 
 
+# A guard against a hung binary, not a speed test: generalisation.py trains
+# several tiny runs, and took over 300 s with the cores shared.
+_BINARY_TIMEOUT_SECONDS = 900
+
+
 def _run(binary, *flags, check=True):
   result = subprocess.run(_command(binary, *flags), capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=_BINARY_TIMEOUT_SECONDS)
   if check and result.returncode:
     raise AssertionError(f"{binary} failed:\n{result.stderr[-3000:]}")
   return result
