@@ -13,7 +13,7 @@ from air_tf.renderer import Renderer
 tfd = tfp.distributions
 
 # softplus(0): a fresh network's raw outputs are near 0.
-_SOFTPLUS_OF_ZERO = 0.6931472
+SOFTPLUS_OF_ZERO = 0.6931472
 
 
 class Posterior(NamedTuple):
@@ -131,7 +131,7 @@ class InferenceNetwork(snt.Module):
         activate_final=False, name="glimpse_encoder")
     self._z_where_prior_loc = tf.constant(z_where_prior_loc, tf.float32)
     self._z_where_std_unit = tf.constant(
-        z_where_init_std, tf.float32) / _SOFTPLUS_OF_ZERO
+        z_where_init_std, tf.float32) / SOFTPLUS_OF_ZERO
 
   def _bound_where(self, offset: tf.Tensor) -> tf.Tensor:
     """Squashes a `[B, 3]` offset from the prior mean into the allowed box."""

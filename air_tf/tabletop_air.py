@@ -23,8 +23,9 @@ import tensorflow_probability as tfp
 from air_tf import shapes
 from air_tf.config import JsonConfig
 from air_tf.estimator import Baseline
-from air_tf.inference import (image_encoder, normal_distribution,
-                              pres_distribution, write_step)
+from air_tf.inference import (SOFTPLUS_OF_ZERO, image_encoder,
+                              normal_distribution, pres_distribution,
+                              write_step)
 from air_tf.model import AIROutput, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
@@ -34,8 +35,6 @@ from air_tf.tabletop_renderer import Camera, TabletopRenderer
 tfd = tfp.distributions
 
 _POSE_SIZE = 3
-# softplus(0): a fresh network's raw outputs are near 0.
-_SOFTPLUS_OF_ZERO = 0.6931472
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +191,7 @@ class TabletopInference(snt.Module):
     self._head = snt.Linear(1 + 2 * _POSE_SIZE + shapes.NUM_SHAPES,
                             name="pres_pose_identity_head")
     self._pose_std_unit = tf.constant(pose_init_std,
-                                      tf.float32) / _SOFTPLUS_OF_ZERO
+                                      tf.float32) / SOFTPLUS_OF_ZERO
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True) -> TabletopPosterior:
