@@ -151,7 +151,8 @@ class InferenceNetwork(snt.Module):
     return self._image_encoder(snt.flatten(images))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
-               sample: bool = True) -> Posterior:
+               sample: bool = True,
+               presence: Optional[tf.Tensor] = None) -> Posterior:
     """Infers the objects of a batch of images.
 
     Args:
@@ -159,6 +160,9 @@ class InferenceNetwork(snt.Module):
       seed: `[2]` int32 stateless seed; needed when `sample`.
       sample: draw the latents (training) or take the posterior means and
         z_pres = [q(z_pres) > 0.5] (deterministic inference).
+      presence: `[B, N]` 0/1 z_pres to infer the other latents under,
+        instead of drawing or thresholding q(z_pres); a 1 after a 0 counts
+        as 0. None: z_pres as `sample` says.
 
     Returns:
       The `Posterior` of every step.
@@ -203,6 +207,8 @@ class InferenceNetwork(snt.Module):
       else:
         pres = tf.cast(pres_logits > 0.0, tf.float32)
         where = where_loc
+      if presence is not None:
+        pres = tf.gather(presence, i, axis=1)
       pres = prev_pres * pres
 
       glimpse = spatial_transformer.canvas_to_window(images, where, window)

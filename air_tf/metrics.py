@@ -54,6 +54,7 @@ class Evaluator:
         reduce_retracing=True)
     self._log_weights = tf.function(self._sampled_terms,
                                     reduce_retracing=True)
+    self._count_elbos = tf.function(model.count_elbos, reduce_retracing=True)
 
   def _sampled_terms(self, images, z_pres_prob, seed, num_samples):
     repeated = tf.repeat(images, num_samples, axis=0)
@@ -78,11 +79,23 @@ class Evaluator:
       parts["reconstruction"].append(output.reconstruction.numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
 
+  def count_by_elbo(self, images: np.ndarray,
+                    z_pres_prob: float) -> np.ndarray:
+    """`[K]` the count whose ELBO is highest (`AIR.count_elbos`) for each
+    of `[K, H, W]` float images."""
+    return np.concatenate([
+        self._count_elbos(tf.constant(images[start:start + self._batch_size]),
+                          tf.constant(z_pres_prob, tf.float32)).numpy()
+        for start in range(0, len(images), self._batch_size)]).argmax(1)
+
   def count(self, images: np.ndarray, counts: np.ndarray,
-            z_pres_prob: float) -> tuple[float, np.ndarray]:
-    """(count accuracy, true x inferred confusion matrix) of deterministic
-    inference on `[K, H, W]` float images with true `[K]` counts."""
-    inferred = self.infer(images, z_pres_prob)["count"]
+            z_pres_prob: float,
+            by_elbo: bool = False) -> tuple[float, np.ndarray]:
+    """(count accuracy, true x inferred confusion matrix) on `[K, H, W]`
+    float images with true `[K]` counts, counted by q(z_pres) > 0.5 or, if
+    `by_elbo`, by the count of highest ELBO."""
+    inferred = (self.count_by_elbo(images, z_pres_prob) if by_elbo else
+                self.infer(images, z_pres_prob)["count"])
     confusion = confusion_matrix(counts, inferred,
                                  self._model.config.max_steps)
     return float(np.mean(inferred == counts)), confusion

@@ -115,8 +115,8 @@ class AIR(snt.Module):
         if variable.ref() not in known)
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
-               seed: Optional[tf.Tensor] = None,
-               sample: bool = True) -> AIROutput:
+               seed: Optional[tf.Tensor] = None, sample: bool = True,
+               presence: Optional[tf.Tensor] = None) -> AIROutput:
     """Infers, reconstructs and scores a batch of images.
 
     Args:
@@ -124,12 +124,38 @@ class AIR(snt.Module):
       z_pres_prob: scalar prior probability of one more object.
       seed: `[2]` int32 stateless seed (needed when `sample`).
       sample: sample the posterior (training, bounds) or take its modes.
+      presence: `[B, N]` 0/1 z_pres to infer the other latents under;
+        None: drawn or thresholded from q(z_pres).
 
     Returns:
       The `AIROutput`.
     """
-    return score(self.inference(images, seed, sample=sample), images,
+    return score(self.inference(images, seed, sample=sample,
+                                presence=presence), images,
                  z_pres_prob, self.prior, self.renderer)
+
+  def count_elbos(self, images: tf.Tensor,
+                  z_pres_prob: tf.Tensor) -> tf.Tensor:
+    """The ELBO of each possible count, `[B, N + 1]`: for n objects,
+    deterministic inference with the first n steps present, scored with
+    log p(n) where the ELBO of a drawn count has q(z_pres)'s KL.
+
+    Its argmax counts by the model (up to the plug-in likelihood at the
+    posterior means) rather than by q(z_pres): where the two disagree,
+    the inference network is wrong about a count that the model gets
+    right.
+    """
+    batch_size = tf.shape(images)[0]
+    elbos = []
+    for count in range(self.config.max_steps + 1):
+      counts = tf.fill([batch_size], count)
+      output = self(images, z_pres_prob, sample=False,
+                    presence=tf.sequence_mask(counts, self.config.max_steps,
+                                              dtype=tf.float32))
+      elbos.append(output.log_likelihood + self.prior.count(
+          z_pres_prob).log_prob(counts) - tf.reduce_sum(
+              output.kl_where + output.kl_what, axis=1))
+    return tf.stack(elbos, axis=1)
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now, the baseline's too unless not `baseline`

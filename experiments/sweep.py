@@ -105,18 +105,19 @@ def _table(runs: list[dict]) -> str:
       f"over seeds {', '.join(FLAGS.seeds)} on paths "
       f"{', '.join(FLAGS.paths)}; final figures on {FLAGS.eval_images} "
       f"held-out images per set (IW bound: first {FLAGS.iw_images}).", "",
-      "| path | seed | final count accuracy | "
+      "| path | seed | final count accuracy | counted by ELBO | "
       + "".join(f"{name} | " for name in variants)
       + f"steps to {percent(FLAGS.threshold)} | minutes to "
       f"{percent(FLAGS.threshold)} | ELBO | 100-sample IW bound | final "
       f"step |",
-      "|---" * (8 + len(variants)) + "|"]
+      "|---" * (9 + len(variants)) + "|"]
   for run in runs:
     final = run["final"]
     lines.append(
         f"| {run['path']} | {run['seed']}"
         f"{' (resumed)' if run['launches'] > 1 else ''} | "
         f"{percent(final['count_accuracy'])} | "
+        f"{percent(final['elbo_count_accuracy']) if 'elbo_count_accuracy' in final else 'n/a'} | "
         + "".join(f"{percent(final['variants'][name]['count_accuracy'])} | "
                   for name in variants)
         + f"{number(run['steps_to_threshold'], 'd')} | "

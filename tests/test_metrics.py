@@ -34,6 +34,10 @@ def test_evaluator_figures_are_consistent(tiny_config):
   accuracy, confusion = evaluator.count(images, (inferred + 1) % 4, 0.3)
   assert accuracy == 0.0
   np.testing.assert_array_equal(confusion, wrong.confusion)
+  by_elbo = evaluator.count_by_elbo(images, 0.3)
+  assert by_elbo.shape == (12,) and set(by_elbo) <= {0, 1, 2, 3}
+  accuracy, confusion = evaluator.count(images, by_elbo, 0.3, by_elbo=True)
+  assert accuracy == 1.0 and confusion.trace() == 12
 
 
 def test_first_reaching_returns_the_first_record_at_or_above():

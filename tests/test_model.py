@@ -99,3 +99,34 @@ def test_generate_renders_prior_samples(model_and_output):
   empty = scene["count"].numpy() == 0
   np.testing.assert_array_equal(scene["images"].numpy()[empty], 0.0)
   assert (scene["images"].numpy()[~empty].sum((1, 2)) > 0).all()
+
+
+def test_given_presence_is_kept_and_each_count_scored(model_and_output,
+                                                      tiny_config):
+  model, images, _ = model_and_output
+  n = tiny_config.max_steps
+  free = model(images, 0.3, sample=False)
+  # Given q's own choices, inference is unchanged.
+  given = model(images, 0.3, sample=False, presence=free.posterior.z_pres)
+  np.testing.assert_allclose(given.elbo, free.elbo, rtol=1e-5)
+  every_step = model(images, 0.3, sample=False, presence=tf.ones([64, n]))
+  np.testing.assert_array_equal(every_step.count, n)
+  # A 1 after a 0 counts as 0.
+  gap = model(images, 0.3, sample=False,
+              presence=tf.constant([[0.0] + [1.0] * (n - 1)] * 64))
+  np.testing.assert_array_equal(gap.count, 0)
+
+  elbos = model.count_elbos(images, 0.3).numpy()
+  assert elbos.shape == (64, n + 1) and np.isfinite(elbos).all()
+  # At q's own count the score is the deterministic pass's ELBO with
+  # log p(n) in place of q(z_pres)'s KL.
+  own = free.count.numpy()
+  expected = (free.log_likelihood -
+              tf.reduce_sum(free.kl_where + free.kl_what, axis=1) +
+              model.prior.count(0.3).log_prob(free.count))
+  np.testing.assert_allclose(elbos[np.arange(64), own], expected, rtol=1e-4,
+                             atol=1e-3)
+  # With no object the image is scored against the empty canvas.
+  empty = model.renderer.likelihood(tf.zeros_like(images)).log_prob(images)
+  np.testing.assert_allclose(
+      elbos[:, 0], empty + model.prior.count(0.3).log_prob(0), rtol=1e-5)
