@@ -128,13 +128,23 @@ class SignalNormalizer(snt.Module):
       return residual
     return residual / tf.maximum(1.0, tf.sqrt(self.variance))
 
-  def update(self, signals: tf.Tensor, residual: tf.Tensor,
-             mask: tf.Tensor) -> None:
-    """Folds the batch's `[B, N]` signals and residuals where `mask` in."""
-    count = tf.maximum(tf.reduce_sum(mask, axis=0), 1.0)
-    seen = tf.reduce_sum(mask, axis=0) > 0
-    batch_mean = tf.reduce_sum(signals * mask, axis=0) / count
-    batch_variance = tf.reduce_sum(tf.square(residual) * mask, axis=0) / count
+  @staticmethod
+  def statistics(signals: tf.Tensor, residual: tf.Tensor,
+                 mask: tf.Tensor) -> tf.Tensor:
+    """`[3, N]` sums over a batch's `[B, N]` signals and residuals where
+    `mask` is 1: of the mask, the signals and the squared residuals. Sums
+    of the parts of a batch (replicas') add up to the whole batch's."""
+    return tf.stack([tf.reduce_sum(mask, axis=0),
+                     tf.reduce_sum(signals * mask, axis=0),
+                     tf.reduce_sum(tf.square(residual) * mask, axis=0)])
+
+  def update(self, statistics: tf.Tensor) -> None:
+    """Folds in a batch's `statistics` (`[3, N]`, see `statistics`)."""
+    mask_sum, signal_sum, residual_sum = tf.unstack(statistics)
+    count = tf.maximum(mask_sum, 1.0)
+    seen = mask_sum > 0
+    batch_mean = signal_sum / count
+    batch_variance = residual_sum / count
     # Steps no image reached keep their averages.
     mean = tf.where(seen, batch_mean, self.mean)
     variance = tf.where(seen, batch_variance, self.variance)

@@ -45,6 +45,63 @@ class Posterior(NamedTuple):
     return normal_distribution(self.z_what_loc, self.z_what_scale)
 
 
+class BatchPart(NamedTuple):
+  """Where a batch sits in a larger one whose draws come from one seed:
+  its images are images [first, first + B) of `total`.
+
+  Each image then draws what it would draw in the whole batch, however the
+  batch is split (across replicas, `air_tf.distribution`).
+  """
+  first: tf.Tensor  # int32 scalar.
+  total: tf.Tensor  # int32 scalar.
+
+
+def _draws(sampler, seed: tf.Tensor, part: BatchPart,
+           batch_size: tf.Tensor, event_size: Optional[int] = None
+           ) -> tf.Tensor:
+  """`[B]` or `[B, event_size]` draws of `sampler` (a stateless `tf.random`
+  function, which `tfp` samples with) for the images of batch `part`."""
+  shape = [part.total] if event_size is None else [part.total, event_size]
+  draws = sampler(tf.stack(shape), seed=seed)
+  return draws[part.first:part.first + batch_size]
+
+
+def draw_presence(logits: tf.Tensor, seed: tf.Tensor,
+                  part: Optional[BatchPart] = None) -> tf.Tensor:
+  """`[B]` 0/1 float32 draws of z_pres from `pres_distribution(logits)`,
+  the ones its `sample(seed=seed)` draws, for the images of `part`
+  (None: the whole batch)."""
+  batch_size = tf.shape(logits)[0]
+  part = part or BatchPart(0, batch_size)
+  uniform = _draws(tf.random.stateless_uniform, seed, part, batch_size)
+  return tf.cast(uniform < tf.sigmoid(logits), tf.float32)
+
+
+def draw_normal(loc: tf.Tensor, scale: tf.Tensor, seed: tf.Tensor,
+                part: Optional[BatchPart] = None) -> tf.Tensor:
+  """`[B, D]` draws from `normal_distribution(loc, scale)`, the ones its
+  `sample(seed=seed)` draws, for the images of `part` (None: the whole
+  batch)."""
+  batch_size = tf.shape(loc)[0]
+  part = part or BatchPart(0, batch_size)
+  return _draws(tf.random.stateless_normal, seed, part, batch_size,
+                loc.shape[-1]) * scale + loc
+
+
+def draw_one_hot(logits: tf.Tensor, seed: tf.Tensor,
+                 part: Optional[BatchPart] = None) -> tf.Tensor:
+  """`[B, K]` one-hot draws from the categorical of `[B, K]` logits (by
+  the Gumbel-max trick), for the images of `part` (None: the whole
+  batch)."""
+  batch_size = tf.shape(logits)[0]
+  part = part or BatchPart(0, batch_size)
+  uniform = _draws(tf.random.stateless_uniform, seed, part, batch_size,
+                   logits.shape[-1])
+  gumbel = -tf.math.log(-tf.math.log(
+      tf.clip_by_value(uniform, 1e-20, 1.0 - 1e-7)))
+  return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1])
+
+
 def pres_distribution(logits: tf.Tensor) -> tfd.Distribution:
   """The Bernoulli of z_pres with these logits (0/1 float32 samples)."""
   return tfd.Bernoulli(logits=logits, dtype=tf.float32)
@@ -152,7 +209,8 @@ class InferenceNetwork(snt.Module):
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True,
-               presence: Optional[tf.Tensor] = None) -> Posterior:
+               presence: Optional[tf.Tensor] = None,
+               batch_part: Optional[BatchPart] = None) -> Posterior:
     """Infers the objects of a batch of images.
 
     Args:
@@ -163,6 +221,8 @@ class InferenceNetwork(snt.Module):
       presence: `[B, N]` 0/1 z_pres to infer the other latents under,
         instead of drawing or thresholding q(z_pres); a 1 after a 0 counts
         as 0. None: z_pres as `sample` says.
+      batch_part: where `images` sit in the batch `seed` draws for; None:
+        they are the whole batch.
 
     Returns:
       The `Posterior` of every step.
@@ -201,9 +261,8 @@ class InferenceNetwork(snt.Module):
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)
-        pres = pres_distribution(pres_logits).sample(seed=pres_seed)
-        where = normal_distribution(where_loc, where_scale).sample(
-            seed=where_seed)
+        pres = draw_presence(pres_logits, pres_seed, batch_part)
+        where = draw_normal(where_loc, where_scale, where_seed, batch_part)
       else:
         pres = tf.cast(pres_logits > 0.0, tf.float32)
         where = where_loc
@@ -217,8 +276,7 @@ class InferenceNetwork(snt.Module):
       what_loc = what_params[:, :d]
       what_scale = tf.nn.softplus(what_params[:, d:])
       if sample:
-        what = normal_distribution(what_loc, what_scale).sample(
-            seed=what_seed)
+        what = draw_normal(what_loc, what_scale, what_seed, batch_part)
       else:
         what = what_loc
 

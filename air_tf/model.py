@@ -8,7 +8,7 @@ import tensorflow_probability as tfp
 
 from air_tf.config import AIRConfig
 from air_tf.estimator import Baseline
-from air_tf.inference import InferenceNetwork, Posterior
+from air_tf.inference import BatchPart, InferenceNetwork, Posterior
 from air_tf.prior import Prior
 from air_tf.renderer import DecoderRenderer, Renderer
 
@@ -116,7 +116,8 @@ class AIR(snt.Module):
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None, sample: bool = True,
-               presence: Optional[tf.Tensor] = None) -> AIROutput:
+               presence: Optional[tf.Tensor] = None,
+               batch_part: Optional[BatchPart] = None) -> AIROutput:
     """Infers, reconstructs and scores a batch of images.
 
     Args:
@@ -126,12 +127,15 @@ class AIR(snt.Module):
       sample: sample the posterior (training, bounds) or take its modes.
       presence: `[B, N]` 0/1 z_pres to infer the other latents under;
         None: drawn or thresholded from q(z_pres).
+      batch_part: where `images` sit in the batch `seed` draws for (a
+        replica's part); None: they are the whole batch.
 
     Returns:
       The `AIROutput`.
     """
     return score(self.inference(images, seed, sample=sample,
-                                presence=presence), images,
+                                presence=presence, batch_part=batch_part),
+                 images,
                  z_pres_prob, self.prior, self.renderer)
 
   def count_elbos(self, images: tf.Tensor,

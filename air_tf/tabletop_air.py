@@ -23,7 +23,8 @@ import tensorflow_probability as tfp
 from air_tf import shapes
 from air_tf.config import JsonConfig
 from air_tf.estimator import Baseline
-from air_tf.inference import (SOFTPLUS_OF_ZERO, image_encoder,
+from air_tf.inference import (SOFTPLUS_OF_ZERO, BatchPart, draw_normal,
+                              draw_one_hot, draw_presence, image_encoder,
                               normal_distribution, pres_distribution,
                               write_step)
 from air_tf.model import AIROutput, score
@@ -194,7 +195,8 @@ class TabletopInference(snt.Module):
                                       tf.float32) / SOFTPLUS_OF_ZERO
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
-               sample: bool = True) -> TabletopPosterior:
+               sample: bool = True,
+               batch_part: Optional[BatchPart] = None) -> TabletopPosterior:
     """Infers the objects of `[B, H, W, 3]` images (see `InferenceNetwork`)."""
     if sample and seed is None:
       raise ValueError("Sampling needs a stateless seed.")
@@ -231,10 +233,9 @@ class TabletopInference(snt.Module):
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)
-        pres = pres_distribution(pres_logits).sample(seed=pres_seed)
-        where = normal_distribution(where_loc, where_scale).sample(
-            seed=where_seed)
-        what = identity_distribution(what_logits).sample(seed=what_seed)
+        pres = draw_presence(pres_logits, pres_seed, batch_part)
+        where = draw_normal(where_loc, where_scale, where_seed, batch_part)
+        what = draw_one_hot(what_logits, what_seed, batch_part)
       else:
         pres = tf.cast(pres_logits > 0.0, tf.float32)
         where = where_loc
@@ -286,15 +287,16 @@ class TabletopAIR(snt.Module):
     return self.inference.trainable_variables
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
-               seed: Optional[tf.Tensor] = None,
-               sample: bool = True) -> AIROutput:
+               seed: Optional[tf.Tensor] = None, sample: bool = True,
+               batch_part: Optional[BatchPart] = None) -> AIROutput:
     """Infers, renders and scores `[B, H, W, 3]` images (see `AIR`).
 
     `log_q_discrete` holds log q of z_pres_i and, where the object is
     present, of its identity: both are trained by the same step's
     REINFORCE signal.
     """
-    return score(self.inference(images, seed, sample=sample), images,
+    return score(self.inference(images, seed, sample=sample,
+                                batch_part=batch_part), images,
                  z_pres_prob, self.prior, self.renderer, discrete_what=True)
 
   def build(self, baseline: bool = True) -> None:

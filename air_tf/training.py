@@ -1,5 +1,6 @@
 """One training step of AIR, its optimisers, schedule and checkpoint."""
 
+import contextlib
 import dataclasses
 import math
 from typing import Optional
@@ -9,6 +10,7 @@ import tensorflow as tf
 
 from air_tf import estimator
 from air_tf.config import JsonConfig
+from air_tf.inference import BatchPart
 from air_tf.model import AIR
 
 
@@ -143,15 +145,27 @@ class Trainer(tf.Module):
 
   Every random draw of step t is seeded by (seed, t), so a run resumed from
   a checkpoint at step t continues exactly as the uninterrupted run would.
+  Under a distribution strategy each replica computes the gradients of its
+  part of the batch, drawing what that part would draw in the whole batch;
+  the variables stay ordinary ones (so checkpoints do not depend on the
+  strategy) and are updated once per step with the replicas' mean.
   """
 
-  def __init__(self, model: AIR, config: TrainConfig):
-    """Constructs a `Trainer` of `model`, trained as `config` says."""
+  def __init__(self, model: AIR, config: TrainConfig,
+               strategy: Optional[tf.distribute.Strategy] = None):
+    """Constructs a `Trainer` of `model`, trained as `config` says.
+
+    Args:
+      model: the model to train.
+      config: how.
+      strategy: the replicas that share each step's batch
+        (`air_tf.distribution`); None: this process, on its default
+        device.
+    """
     super().__init__(name="trainer")
-    # Eagerly: see `AIR.build`.
-    model.build(baseline=config.objective != "vimco")
     self.model = model
     self.config = config
+    self.strategy = strategy
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     # Updates skipped because the loss or a gradient was NaN or infinite.
     self.skipped_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
@@ -159,19 +173,33 @@ class Trainer(tf.Module):
     self.nonfinite_in_a_row = tf.Variable(0, dtype=tf.int64,
                                           trainable=False,
                                           name="nonfinite_in_a_row")
-    self.optimizer = snt.optimizers.Adam(config.learning_rate)
-    # The step size is a function of the step, not state to checkpoint:
-    # set untracked, so that the checkpoint is the same with or without a
-    # schedule (and runs from before schedules existed resume).
-    self._learning_rate = tf.Variable(config.learning_rate, trainable=False,
-                                      name="learning_rate")
-    object.__setattr__(self.optimizer, "learning_rate", self._learning_rate)
-    self.baseline_optimizer = snt.optimizers.Adam(
-        config.baseline_learning_rate)
-    self.normalizer = estimator.SignalNormalizer(
-        model.config.max_steps, scale=config.normalize_signal)
-    self._compiled_step = tf.function(self._update,
-                                      jit_compile=config.jit_compile)
+    # Under a strategy, every variable the replicas read is mirrored: XLA
+    # reads a variable only on its own device. Adam's slots, made by the
+    # first update outside the strategy's scope, are not, and Sonnet's
+    # optimisers (which refuse to run under a MirroredStrategy) update the
+    # mirrored variables from there, every copy alike.
+    with strategy.scope() if strategy else contextlib.nullcontext():
+      # Eagerly: see `AIR.build`.
+      model.build(baseline=config.objective != "vimco")
+      self.optimizer = snt.optimizers.Adam(config.learning_rate)
+      # The step size is a function of the step, not state to checkpoint:
+      # set untracked, so that the checkpoint is the same with or without
+      # a schedule (and runs from before schedules existed resume).
+      self._learning_rate = tf.Variable(config.learning_rate,
+                                        trainable=False,
+                                        name="learning_rate")
+      object.__setattr__(self.optimizer, "learning_rate",
+                         self._learning_rate)
+      self.baseline_optimizer = snt.optimizers.Adam(
+          config.baseline_learning_rate)
+      self.normalizer = estimator.SignalNormalizer(
+          model.config.max_steps, scale=config.normalize_signal)
+    self._compiled_gradients = tf.function(self._gradients,
+                                           jit_compile=config.jit_compile)
+    # With replicas the mean over them and the update run outside XLA,
+    # which has no collectives on the CPU; alone, the whole step compiles.
+    self._compiled_step = tf.function(
+        self._update, jit_compile=config.jit_compile and strategy is None)
     self._checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer,
         baseline_optimizer=self.baseline_optimizer,
@@ -192,15 +220,21 @@ class Trainer(tf.Module):
     """
     self._pending_restore = self._checkpoint.restore(path)
 
-  def train_step(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One update of the model and the baseline on `[B, H, W]` images.
+  def train_step(self, images) -> dict[str, tf.Tensor]:
+    """One update of the model and the baseline on a batch of images.
 
     An update whose loss or gradients are not finite is skipped (the step
     still counts): `skipped_updates` and `nonfinite_in_a_row` count them.
 
+    Args:
+      images: `[B, H, W]` float32, or with a strategy, each replica's
+        `[B / replicas, H, W]` part of the batch in order
+        (`distribution.split_batch`).
+
     Returns:
       Scalars to log: batch means of the ELBO and its terms, the baseline
-      loss, the learning signal's mean and variance, and the prior value.
+      loss, the learning signal's mean and variance, and the prior value
+      (with replicas: means of the replicas' values).
     """
     logs = self._compiled_step(images)
     if self._pending_restore is not None:
@@ -208,21 +242,80 @@ class Trainer(tf.Module):
       self._pending_restore = None
     return logs
 
-  def _update(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+  def _update(self, images) -> dict[str, tf.Tensor]:
     """The traced body of `train_step`."""
-    model = self.model
     prior_prob = z_pres_prior_prob(self.step, self.config)
     seed = tf.stack([tf.constant(self.config.seed, tf.int32),
                      tf.cast(self.step, tf.int32)])
+    if self.strategy is None:
+      parts = self._gradients(images, prior_prob, seed, 0, 1)
+    else:
+      context = lambda: tf.distribute.get_replica_context()
+      replica_parts = self.strategy.run(
+          lambda part: self._compiled_gradients(
+              part, prior_prob, seed, context().replica_id_in_sync_group,
+              context().num_replicas_in_sync), (images,))
+      mean = lambda value: self.strategy.reduce(
+          tf.distribute.ReduceOp.MEAN, value, axis=None)
+      parts = {name: (self.strategy.reduce(tf.distribute.ReduceOp.SUM, value,
+                                           axis=None)
+                      if name == "signal_statistics" else
+                      tf.nest.map_structure(mean, value))
+               for name, value in replica_parts.items()}
+    model_gradients = parts["model_gradients"]
+    baseline_gradients = parts["baseline_gradients"]
+    finite = tf.reduce_all([
+        tf.reduce_all(tf.math.is_finite(value)) for value in
+        [*parts["logs"].values(), parts["signal_statistics"],
+         *model_gradients, *baseline_gradients]])
+    # A non-finite update would spoil every parameter for good: skip it,
+    # count it, and let the caller decide when too many in a row is fatal.
+    if finite:
+      self._learning_rate.assign(learning_rate(self.step, self.config))
+      self.optimizer.apply(model_gradients, self.model.model_variables)
+      if self.config.objective != "vimco":
+        self.baseline_optimizer.apply(
+            baseline_gradients, self.model.baseline.trainable_variables)
+        self.normalizer.update(parts["signal_statistics"])
+      self.nonfinite_in_a_row.assign(0)
+    else:
+      self.skipped_updates.assign_add(1)
+      self.nonfinite_in_a_row.assign_add(1)
+    self.step.assign_add(1)
+    return {**parts["logs"], "z_pres_prior": prior_prob,
+            "learning_rate": self._learning_rate,
+            "skipped_updates": self.skipped_updates}
+
+  def _gradients(self, images: tf.Tensor, prior_prob: tf.Tensor,
+                 seed: tf.Tensor, replica: tf.Tensor,
+                 num_replicas: int) -> dict:
+    """Gradients and statistics of one replica's part of the batch.
+
+    Args:
+      images: `[B, H, W]`, replica `replica`'s part of a batch of
+        `num_replicas` equal parts.
+      prior_prob: the step's prior probability of one more object.
+      seed: `[2]` the stateless seed of the whole batch's draws.
+      replica, num_replicas: which part.
+
+    Returns:
+      "model_gradients" and "baseline_gradients" of the part's mean
+      losses, "signal_statistics" (`SignalNormalizer.statistics`, sums) and
+      "logs" (the part's means).
+    """
+    model = self.model
     samples = self.config.samples_per_image
     images = tf.repeat(images, samples, axis=0)
+    part_size = tf.shape(images)[0]
+    batch_part = BatchPart(replica * part_size, num_replicas * part_size)
     vimco = self.config.objective == "vimco"
     with tf.GradientTape(persistent=True) as tape:
-      output = model(images, prior_prob, seed=seed)
+      output = model(images, prior_prob, seed=seed, batch_part=batch_part)
       posterior = output.posterior
       if vimco:
         losses = estimator.vimco_losses(output.log_weight,
                                         output.log_q_discrete, samples)
+        signals = tf.zeros_like(output.sampled)
       else:
         signals = estimator.learning_signals(output.log_likelihood,
                                              output.kl_where, output.kl_what,
@@ -234,30 +327,11 @@ class Trainer(tf.Module):
         losses = estimator.surrogate_losses(
             output.elbo, output.log_q_discrete, output.sampled, signals,
             centre, baseline, self.normalizer)
-    model_variables = model.model_variables
     baseline_variables = () if vimco else model.baseline.trainable_variables
-    model_gradients = tape.gradient(losses.model_loss, model_variables)
+    model_gradients = tape.gradient(losses.model_loss, model.model_variables)
     baseline_gradients = tape.gradient(losses.baseline_loss,
                                        baseline_variables)
     del tape
-    finite = tf.reduce_all([
-        tf.reduce_all(tf.math.is_finite(value)) for value in
-        [losses.model_loss, losses.baseline_loss, losses.residual,
-         *model_gradients, *baseline_gradients]])
-    # A non-finite update would spoil every parameter for good: skip it,
-    # count it, and let the caller decide when too many in a row is fatal.
-    if finite:
-      self._learning_rate.assign(learning_rate(self.step, self.config))
-      self.optimizer.apply(model_gradients, model_variables)
-      if not vimco:
-        self.baseline_optimizer.apply(baseline_gradients, baseline_variables)
-        self.normalizer.update(tf.stop_gradient(signals), losses.residual,
-                               output.sampled)
-      self.nonfinite_in_a_row.assign(0)
-    else:
-      self.skipped_updates.assign_add(1)
-      self.nonfinite_in_a_row.assign_add(1)
-    self.step.assign_add(1)
     batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
     # How sure each step is that there is one more object, where it was
     # asked: a step whose q(z_pres) sinks to ~0 stops being sampled, and
@@ -266,17 +340,21 @@ class Trainer(tf.Module):
     q_pres = tf.reduce_sum(tf.sigmoid(posterior.z_pres_logits) *
                            output.sampled, axis=0) / asked
     return {
-        **{f"q_pres_step_{i}": q_pres[i] for i in range(q_pres.shape[0])},
-        "elbo": tf.reduce_mean(output.elbo),
-        "log_likelihood": tf.reduce_mean(output.log_likelihood),
-        "kl_where": batch_mean_of_sum(output.kl_where),
-        "kl_what": batch_mean_of_sum(output.kl_what),
-        "kl_pres": batch_mean_of_sum(output.kl_pres),
-        "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
-        "baseline_loss": losses.baseline_loss,
-        "signal_mean": losses.signal_mean,
-        "signal_variance": losses.signal_variance,
-        "z_pres_prior": prior_prob,
-        "learning_rate": self._learning_rate,
-        "skipped_updates": self.skipped_updates,
+        "model_gradients": model_gradients,
+        "baseline_gradients": baseline_gradients,
+        "signal_statistics": self.normalizer.statistics(
+            tf.stop_gradient(signals), losses.residual, output.sampled),
+        "logs": {
+            **{f"q_pres_step_{i}": q_pres[i] for i in range(q_pres.shape[0])},
+            "elbo": tf.reduce_mean(output.elbo),
+            "log_likelihood": tf.reduce_mean(output.log_likelihood),
+            "kl_where": batch_mean_of_sum(output.kl_where),
+            "kl_what": batch_mean_of_sum(output.kl_what),
+            "kl_pres": batch_mean_of_sum(output.kl_pres),
+            "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
+            "model_loss": losses.model_loss,
+            "baseline_loss": losses.baseline_loss,
+            "signal_mean": losses.signal_mean,
+            "signal_variance": losses.signal_variance,
+        },
     }

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from air_tf import batches
 from air_tf import datasets
+from air_tf import distribution
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import spatial_transformer
@@ -107,7 +108,9 @@ def _log_evaluation(evaluator: metrics.Evaluator, model: AIR,
 def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
           data_config: datasets.DataConfig, schedule: Schedule,
           replace_training_config: bool = False,
-          report: Callable[[str], None] = print) -> Optional[int]:
+          report: Callable[[str], None] = print,
+          strategy: Optional[tf.distribute.Strategy] = None
+          ) -> Optional[int]:
   """Trains (or resumes) the run in `logdir` up to `schedule.num_steps`.
 
   Every random draw of step t depends on (seed, t) only, so a run resumed
@@ -121,6 +124,10 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
     schedule: when to log, evaluate, checkpoint and stop.
     replace_training_config: see above.
     report: where progress lines go.
+    strategy: the replicas that share each step's batch
+      (`air_tf.distribution`); None: this process's default device. Only
+      the chief process writes to `logdir` and reports; every process
+      resumes from its latest checkpoint.
 
   Returns:
     The last step trained, or None if the run had already finished.
@@ -132,28 +139,35 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
       intact).
     Interrupted: SIGTERM or SIGINT; the step reached was checkpointed.
   """
+  chief = distribution.is_chief(strategy)
   try:
-    logdir_lib.ensure_config(logdir, model_config)
-    logdir_lib.ensure_config(logdir, train_config,
-                             replace=replace_training_config)
+    distribution.check_batch(strategy, train_config.batch_size)
+    if chief:
+      logdir_lib.ensure_config(logdir, model_config)
+      logdir_lib.ensure_config(logdir, train_config,
+                               replace=replace_training_config)
     train_set, eval_set = datasets.make_scenes(
         data_config, train_config.num_train_images,
         train_config.num_eval_images, model_config.canvas_size[0])
-    logdir_lib.ensure_config(logdir, data_config)
+    if chief:
+      logdir_lib.ensure_config(logdir, data_config)
   except (ValueError, FileNotFoundError) as error:
     raise RunError(str(error)) from error
+  if not chief:
+    report = lambda line: None
   logging.info("Devices: %s",
                [device.name for device in tf.config.list_logical_devices()])
   tf.random.set_seed(train_config.seed)  # Initial weights.
   model = AIR(model_config)
-  trainer = Trainer(model, train_config)
+  trainer = Trainer(model, train_config, strategy)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), logdir)
   resume_from = logdir_lib.latest_checkpoint(logdir)
   if resume_from:
     trainer.restore(resume_from)
     logging.info("Resumed from %s at step %d", resume_from, int(trainer.step))
   start_step = int(trainer.step)
-  logdir_lib.record_launch(logdir, start_step)
+  if chief:
+    logdir_lib.record_launch(logdir, start_step)
   if start_step >= schedule.num_steps:
     logging.info("Already trained %d of %d steps.", start_step,
                  schedule.num_steps)
@@ -162,13 +176,14 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
       train_set.images, train_config.batch_size, seed=train_config.seed,
       start_step=start_step)
   evaluator = metrics.Evaluator(model)
-  writer = tf.summary.create_file_writer(logdir)
+  writer = (tf.summary.create_file_writer(logdir) if chief else
+            tf.summary.create_noop_writer())
   accuracy_text = "   n/a"  # Until the first held-out evaluation.
   window_start, window_steps = time.time(), 0
   stop_signals = _StopSignals()
   with writer.as_default():
     for images in batches_of_images:
-      logs = trainer.train_step(images)
+      logs = trainer.train_step(distribution.split_batch(strategy, images))
       step = int(trainer.step)
       if int(trainer.nonfinite_in_a_row) >= schedule.max_nonfinite_in_a_row:
         kept = (f"the last checkpoint, {manager.latest_checkpoint}, is "
@@ -190,22 +205,24 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
                f"{float(logs['elbo']):9.2f}  held-out count acc "
                f"{accuracy_text}  {steps_per_second:5.1f} steps/s  "
                f"{minutes_left:6.1f} min left")
-      if step % schedule.eval_every == 0 or step == schedule.num_steps:
+      if chief and (step % schedule.eval_every == 0 or
+                    step == schedule.num_steps):
         result = _log_evaluation(evaluator, model, eval_set,
                                  float(logs["z_pres_prior"]), step, logdir)
         accuracy_text = f"{result.count_accuracy:6.2%}"
         report(f"step {step:>7d}  held-out count accuracy "
                f"{result.count_accuracy:.2%}  mean count "
                f"{result.mean_count:.2f}  elbo {result.elbo:.1f}")
-      if (step % schedule.checkpoint_every == 0 or
-          step == schedule.num_steps or stop_signals.received):
+      if chief and (step % schedule.checkpoint_every == 0 or
+                    step == schedule.num_steps or stop_signals.received):
         manager.save(checkpoint_number=step)
       if stop_signals.received:
         writer.flush()
+        saved = (f"saved step {step} to {manager.latest_checkpoint}" if chief
+                 else f"stopped at step {step} (the chief checkpoints)")
         raise Interrupted(stop_signals.received,
-                          f"{stop_signals.received.name}: saved step {step} "
-                          f"to {manager.latest_checkpoint}; run the same "
-                          f"command to resume.")
+                          f"{stop_signals.received.name}: {saved}; run the "
+                          f"same command to resume.")
       if step >= schedule.num_steps:
         break
   writer.flush()

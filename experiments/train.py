@@ -3,7 +3,15 @@ r"""Trains AIR, logging to TensorBoard and checkpointing.
     python experiments/train.py --logdir=runs/air
     tensorboard --logdir=runs
 
-Running the same command again resumes from the latest checkpoint. Every
+Running the same command again resumes from the latest checkpoint.
+`--strategy` trains on several devices or machines (`air_tf.distribution`):
+
+    python experiments/train.py --logdir=runs/air --strategy=mirrored
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]},
+                "task": {"type": "worker", "index": 0}}' \
+      python experiments/train.py --logdir=shared/air --strategy=multi_worker
+
+(and index 1 on host2). Every
 field of the model (`AIRConfig`), training (`TrainConfig`), scenes
 (`DataConfig`) and schedule (`training_loop.Schedule`) configurations is a
 flag of the same name, documented where the field is.
@@ -15,6 +23,7 @@ from absl import flags
 from air_tf import cli
 from air_tf import config_flags
 from air_tf import datasets
+from air_tf import distribution
 from air_tf import scenes
 from air_tf import training_loop
 from air_tf.config import AIRConfig
@@ -28,6 +37,15 @@ flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
                   "this command's training configuration even where it "
                   "differs from the recorded one (which it replaces); the "
                   "run then no longer repeats an uninterrupted one.")
+flags.DEFINE_enum("strategy", "none", distribution.STRATEGIES, "Replicas "
+                  "that share each step's batch: none (this process's "
+                  "default device, a GPU if there is one), mirrored (every "
+                  "GPU of this machine, or every CPU device of "
+                  "--cpu_devices), multi_worker (every process of the "
+                  "cluster in TF_CONFIG, each started with the same flags).")
+flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many "
+                     "logical devices, for --strategy=mirrored on a machine "
+                     "without GPUs.", lower_bound=1)
 config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
@@ -44,11 +62,15 @@ def main(argv):
   try:
     configs = [config_flags.from_flags(kind) for kind in (
         AIRConfig, TrainConfig, datasets.DataConfig, training_loop.Schedule)]
+    if FLAGS.cpu_devices > 1:
+      distribution.split_cpu(FLAGS.cpu_devices)
+    strategy = distribution.make_strategy(FLAGS.strategy)
   except ValueError as error:
     cli.fail(error)
   try:
     training_loop.train(FLAGS.logdir, *configs, FLAGS.replace_training_config,
-                        report=lambda line: print(line, flush=True))
+                        report=lambda line: print(line, flush=True),
+                        strategy=strategy)
   except (training_loop.RunError, training_loop.Diverged) as error:
     cli.fail(error)
   except training_loop.Interrupted as stop:

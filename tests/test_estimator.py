@@ -123,12 +123,25 @@ def test_normalizer_centres_and_scales():
   signals = tf.random.stateless_normal([1000, 2], [1, 2]) * 10.0 + 600.0
   # The first residuals use a stale mean; they decay away.
   for _ in range(200):
-    normalizer.update(signals, signals - normalizer.mean, mask)
+    normalizer.update(normalizer.statistics(
+        signals, signals - normalizer.mean, mask))
   np.testing.assert_allclose(normalizer.mean, [600.0, 600.0], atol=1.0)
   np.testing.assert_allclose(np.sqrt(normalizer.variance), [10.0, 10.0],
                              rtol=0.05)
   scaled = normalizer.normalize(signals - normalizer.mean).numpy()
   np.testing.assert_allclose(scaled.std(0), [1.0, 1.0], rtol=0.05)
+
+
+def test_normalizer_statistics_of_parts_add_up_to_the_whole():
+  signals = tf.random.stateless_normal([12, 3], [3, 4])
+  mask = tf.cast(tf.random.stateless_uniform([12, 3], [5, 6]) < 0.6,
+                 tf.float32)
+  statistics = estimator.SignalNormalizer.statistics
+  whole = statistics(signals, 2.0 * signals, mask)
+  parts = (statistics(signals[:5], 2.0 * signals[:5], mask[:5]) +
+           statistics(signals[5:], 2.0 * signals[5:], mask[5:]))
+  np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(whole[0], mask.numpy().sum(0))
 
 
 def test_vimco_estimates_the_gradient_of_the_k_sample_bound():

@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from air_tf import inference
 from air_tf.model import AIR
 from conftest import variable_named
 
@@ -39,3 +40,38 @@ def test_loop_stops_once_every_image_is_done(tiny_config):
   np.testing.assert_array_equal(posterior.z_pres, np.zeros([3, 3]))
   # Steps the loop never ran keep finite placeholder values.
   np.testing.assert_array_equal(posterior.z_where_scale[:, 1:], 1.0)
+
+
+def test_draws_are_the_distributions_and_do_not_depend_on_the_split():
+  seed = tf.constant([4, 2])
+  logits = tf.random.stateless_normal([10], [1, 1])
+  loc = tf.random.stateless_normal([10, 3], [2, 2])
+  scale = tf.random.stateless_uniform([10, 3], [3, 3], 0.5, 2.0)
+  np.testing.assert_array_equal(
+      inference.draw_presence(logits, seed),
+      inference.pres_distribution(logits).sample(seed=seed))
+  np.testing.assert_allclose(
+      inference.draw_normal(loc, scale, seed),
+      inference.normal_distribution(loc, scale).sample(seed=seed),
+      rtol=1e-6)
+  one_hot_logits = tf.tile(tf.math.log([[0.2, 0.5, 0.3]]), [10, 1])
+  # Each image draws what it draws in the whole batch, however split.
+  for draw, arguments in ((inference.draw_presence, (logits,)),
+                          (inference.draw_normal, (loc, scale)),
+                          (inference.draw_one_hot, (one_hot_logits,))):
+    whole = draw(*arguments, seed)
+    parts = [draw(*[argument[first:first + 5] for argument in arguments],
+                  seed, inference.BatchPart(first, 10))
+             for first in (0, 5)]
+    np.testing.assert_array_equal(tf.concat(parts, 0), whole)
+
+
+def test_one_hot_draws_follow_the_softmax():
+  probabilities = np.array([0.2, 0.5, 0.3])
+  logits = tf.tile(tf.math.log([probabilities.astype(np.float32)]),
+                   [20000, 1])
+  draws = inference.draw_one_hot(logits, tf.constant([7, 7])).numpy()
+  assert (draws.sum(1) == 1).all()
+  # Three binomial standard errors.
+  np.testing.assert_allclose(draws.mean(0), probabilities,
+                             atol=3 * np.sqrt(0.25 / 20000))
