@@ -3,16 +3,17 @@ r"""Counts and boxes the objects in image files with an exported AIR.
     python experiments/annotate.py --model=runs/air/export \
         --input=my_images/,extra.png --output=annotated/
 
-Reads PNG and JPEG files and `.npy` arrays (`[H, W]` or a stack `[K, H, W]`;
-uint8 0-255 or floats in [0, 1]); a folder contributes the files of those
-kinds directly in it. Colour images are turned to grey. An image whose size
+Reads PNG and JPEG files (read and decoded in parallel by a `tf.data`
+pipeline) and `.npy` arrays (`[H, W]` or a stack `[K, H, W]`; uint8 0-255
+or floats in [0, 1]); a folder contributes the files of those kinds
+directly in it. Colour images are turned to grey. An image whose size
 differs from the model's canvas but has the same aspect ratio is resized
 (and the JSON line says from what); any other size is rejected. Writes
 OUTPUT/annotations.jsonl, one line per image (file, index in the file,
 count, boxes of the present objects as (ymin, xmin, ymax, xmax) pixels of
 the canvas, presence probabilities), and OUTPUT/NAME.png with the boxes
-drawn. Exits with status 1 after annotating what it could if any input was
-rejected.
+drawn (unless --nopngs). Exits with status 1 after annotating what it
+could if any input was rejected.
 """
 
 import json
@@ -34,6 +35,10 @@ flags.DEFINE_list("input", None, "Image files, .npy files or folders.")
 flags.DEFINE_string("output", None, "Folder for annotations.jsonl and PNGs.")
 flags.DEFINE_integer("batch_size", 256, "Images per SavedModel call.",
                      lower_bound=1)
+flags.DEFINE_bool("pngs", True, "Also write OUTPUT/NAME.png, the image with "
+                  "its boxes drawn; --nopngs for large folders, where "
+                  "encoding and writing a picture per image costs more than "
+                  "inferring its objects.")
 flags.mark_flags_as_required(["model", "input", "output"])
 
 FLAGS = flags.FLAGS
@@ -46,15 +51,17 @@ def _annotate(model, images: np.ndarray, names, sources, output: str,
   boxes = result["boxes"].numpy()
   probs = result["z_pres_prob"].numpy()
   present = np.arange(boxes.shape[1])[np.newaxis] < counts[:, np.newaxis]
-  pictures = visualisation.draw_boxes(images, boxes, present)
-  for k, (name, (path, index, original)) in enumerate(zip(names, sources)):
+  for k, (path, index, original) in enumerate(sources):
     line = {"file": path, "index": index, "count": int(counts[k]),
             "boxes": boxes[k, :counts[k]].round(2).tolist(),
             "z_pres_prob": probs[k].round(4).tolist()}
     if original is not None:
       line["resized_from"] = original
     out_file.write(json.dumps(line) + "\n")
-    visualisation.write_png(os.path.join(output, name + ".png"), pictures[k])
+  if FLAGS.pngs:
+    visualisation.write_pngs(
+        [os.path.join(output, name + ".png") for name in names],
+        visualisation.draw_boxes(images, boxes, present))
 
 
 def main(argv):
@@ -87,19 +94,17 @@ def main(argv):
           f"({done / (time.time() - started):.0f} images/s)", flush=True)
 
   with open(os.path.join(FLAGS.output, "annotations.jsonl"), "w") as out:
-    for number, path in enumerate(files, 1):
-      try:
-        raw = annotate.read_images(path)
-        images = annotate.fit_to_canvas(raw, canvas_size)
-      except annotate.RejectedInput as reason:
-        rejected.append(path)
-        print(f"skipped {path}: it {reason}", file=sys.stderr, flush=True)
+    for number, read in enumerate(annotate.read_inputs(files, canvas_size),
+                                  1):
+      if read.rejected:
+        rejected.append(read.path)
+        print(f"skipped {read.path}: it {read.rejected}", file=sys.stderr,
+              flush=True)
         continue
-      original = None if raw.shape[1:] == canvas_size else list(raw.shape[1:])
-      stem = os.path.splitext(os.path.basename(path))[0]
-      for index, image in enumerate(images):
-        name = stem if len(images) == 1 else f"{stem}_{index}"
-        pending.append((image, name, (path, index, original)))
+      stem = os.path.splitext(os.path.basename(read.path))[0]
+      for index, image in enumerate(read.images):
+        name = stem if len(read.images) == 1 else f"{stem}_{index}"
+        pending.append((image, name, (read.path, index, read.resized_from)))
       while len(pending) >= FLAGS.batch_size:
         flush(out, FLAGS.batch_size, number)
     if pending:

@@ -19,7 +19,9 @@ a freshly initialised default model exported to a temporary folder) at each
 of `--inference_batch_sizes`. `tabletop` times the table-top AIR's
 deterministic inference (a fresh `TabletopConfig()` model, XLA-compiled;
 its cost does not depend on the weights) on table-top scenes at the same
-batch sizes. A benchmark, not a test: it asserts nothing.
+batch sizes. `--strategy` times training on replicas
+(`--strategy=mirrored --cpu_devices=2`: two logical CPUs). A benchmark,
+not a test: it asserts nothing.
 """
 
 import dataclasses
@@ -33,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from air_tf import cli
+from air_tf import distribution
 from air_tf import mnist
 from air_tf import export
 from air_tf import tabletop
@@ -49,6 +52,10 @@ flags.DEFINE_list("configs", ["default", "pyro"], "Training configurations "
 flags.DEFINE_integer("inferences_per_step", 64, "Images x samples per image "
                      "of a training step.", lower_bound=1)
 flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA.")
+flags.DEFINE_enum("strategy", "none", distribution.STRATEGIES, "Replicas that "
+                  "share each training step's batch (see train.py).")
+flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many "
+                     "logical devices (see train.py).", lower_bound=1)
 flags.DEFINE_list("inference_batch_sizes", ["1", "256"],
                   "Batch sizes of the inference timings.")
 flags.DEFINE_string("export_dir", None, "SavedModel of experiments/export.py "
@@ -95,7 +102,14 @@ def main(argv):
   unknown = set(FLAGS.configs) - set(_CONFIGS)
   if unknown:
     cli.fail(f"--configs takes {sorted(_CONFIGS)}, not {sorted(unknown)}.")
+  try:
+    if FLAGS.cpu_devices > 1:
+      distribution.split_cpu(FLAGS.cpu_devices)
+    strategy = distribution.make_strategy(FLAGS.strategy)
+  except ValueError as error:
+    cli.fail(error)
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+  replicas = strategy.num_replicas_in_sync if strategy else 1
   compiled = "XLA" if FLAGS.jit_compile else "no XLA"
   for name in FLAGS.configs if "train" in FLAGS.measure else []:
     model_config, train_config = _CONFIGS[name]
@@ -106,12 +120,18 @@ def main(argv):
     batch_size = FLAGS.inferences_per_step // samples
     train_config = dataclasses.replace(train_config, batch_size=batch_size,
                                        jit_compile=FLAGS.jit_compile)
-    images = tf.constant(_images(batch_size))
-    trainer = Trainer(AIR(model_config), train_config)
+    try:
+      distribution.check_batch(strategy, batch_size)
+    except ValueError as error:
+      cli.fail(error)
+    images = distribution.split_batch(strategy,
+                                      tf.constant(_images(batch_size)))
+    trainer = Trainer(AIR(model_config), train_config, strategy)
     rate = _median_rate(lambda t=trainer, i=images: t.train_step(i)[
         "elbo"].numpy(), 1)
     print(f"train {name} config, {batch_size} images x {samples} samples, "
-          f"{device}, {compiled}: {rate:.2f} steps/s")
+          f"{device}, {compiled}, {replicas} replica(s): {rate:.2f} steps/s "
+          f"({rate * batch_size:.0f} images/s)")
   if "inference" in FLAGS.measure:
     export_dir = FLAGS.export_dir
     if export_dir is None:

@@ -102,7 +102,8 @@ def _train_and_test(model: str, seed: int, test: str,
       _run("evaluate.py", f"--logdir={logdir}",
            "--test_counts=" + ",".join(map(str, counts)),
            f"--num_images={FLAGS.eval_images}",
-           "--iw_samples=0", f"--png={os.path.join(logdir, name + '.png')}",
+           "--iw_samples=0", "--novariants", "--nocount_by_elbo",
+           f"--png={os.path.join(logdir, name + '.png')}",
            f"--json={paths[name]}")
     with open(paths[name]) as f:
       results[name] = json.load(f)

@@ -71,3 +71,30 @@ def test_fit_resizes_the_same_aspect_ratio_and_rejects_others():
   assert annotate.fit_to_canvas(same, (50, 50)) is same
   with pytest.raises(annotate.RejectedInput, match="aspect ratio"):
     annotate.fit_to_canvas(np.zeros([1, 50, 60], np.float32), (50, 50))
+
+
+def test_read_inputs_reads_every_file_in_order_as_one_at_a_time_would(
+    tmp_path):
+  rng = np.random.default_rng(0)
+  write = lambda name, pixels: (tmp_path / name).write_bytes(
+      tf.io.encode_png(pixels[..., np.newaxis]).numpy())
+  write("a.png", rng.integers(0, 255, (50, 50), np.uint8))
+  write("b.png", rng.integers(0, 255, (100, 100), np.uint8))
+  write("c.png", rng.integers(0, 255, (50, 60), np.uint8))
+  (tmp_path / "d.png").write_bytes(b"\x89PNG not really")
+  np.save(tmp_path / "e.npy", rng.integers(0, 255, (3, 50, 50), np.uint8))
+  write("f.png", rng.integers(0, 255, (25, 25), np.uint8))
+  paths = [str(tmp_path / name) for name in
+           ("a.png", "b.png", "c.png", "d.png", "e.npy", "f.png")]
+  read = list(annotate.read_inputs(paths, (50, 50)))
+  assert [each.path for each in read] == paths
+  assert "aspect ratio" in read[2].rejected
+  assert "cannot be decoded" in read[3].rejected
+  assert [each.resized_from for each in read] == [
+      None, [100, 100], None, None, None, [25, 25]]
+  for each in read[:2] + read[4:]:
+    assert each.rejected is None
+    np.testing.assert_allclose(
+        each.images, annotate.fit_to_canvas(
+            annotate.read_images(each.path), (50, 50)), atol=1e-6)
+  assert read[4].images.shape == (3, 50, 50)
