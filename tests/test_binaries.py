@@ -20,15 +20,9 @@ import tensorflow as tf
 from air_tf import downstream
 from air_tf import logdir as logdir_lib
 from air_tf.training import TrainConfig
+from conftest import TINY_TRAIN_FLAGS
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_TINY_FLAGS = [
-    "--lstm_size=16", "--baseline_lstm_size=8", "--window_size=6",
-    "--z_what_size=4", "--image_encoder_hidden=16", "--encoder_hidden=16",
-    "--decoder_hidden=16", "--baseline_hidden=8", "--batch_size=8",
-    "--num_train_images=64", "--num_eval_images=16", "--eval_every=100000",
-    "--log_every=50", "--checkpoint_every=10", "--learning_rate=1e-3",
-    "--nodair"]
 _STEPS = 300
 
 
@@ -50,7 +44,7 @@ def _run(binary, *flags, check=True):
 
 
 def _train_flags(logdir, steps=_STEPS):
-  return [f"--logdir={logdir}", f"--num_steps={steps}", *_TINY_FLAGS]
+  return [f"--logdir={logdir}", f"--num_steps={steps}", *TINY_TRAIN_FLAGS]
 
 
 def _checkpoint_steps(logdir):
@@ -306,7 +300,7 @@ def test_export_then_annotate_a_folder(uninterrupted, tmp_path):
 
 def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
   root = str(tmp_path / "sweep")
-  tiny = [flag for flag in _TINY_FLAGS
+  tiny = [flag for flag in TINY_TRAIN_FLAGS
           if not flag.startswith(("--eval_every", "--checkpoint_every"))]
   train_flags = ",".join(tiny + ["--num_steps=40", "--eval_every=20",
                                  "--nojit_compile"])
@@ -352,7 +346,7 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
 
 def test_generalisation_counts_numbers_unseen_in_training(tmp_path):
   root = tmp_path / "generalisation"
-  train_flags = ",".join(_TINY_FLAGS + ["--num_steps=10", "--nojit_compile"])
+  train_flags = ",".join(TINY_TRAIN_FLAGS + ["--num_steps=10", "--nojit_compile"])
   command = ["generalisation.py", f"--root={root}", "--models=dair",
              f"--train_flags={train_flags}", "--eval_images=12"]
   _run(*command)
@@ -388,7 +382,7 @@ def test_generalisation_counts_numbers_unseen_in_training(tmp_path):
 def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
   logdir = str(tmp_path)
   flags = [f"--logdir={logdir}", "--num_steps=10", "--dataset=sprites",
-           "--nojit_compile", *_TINY_FLAGS]
+           "--nojit_compile", *TINY_TRAIN_FLAGS]
   _run("train.py", *flags)
   result = _run("evaluate.py", f"--logdir={logdir}", "--test_counts=4",
                 "--max_steps=5", "--num_images=8", "--iw_samples=0",

@@ -15,15 +15,11 @@ import pytest
 import tensorflow as tf
 
 from air_tf import distribution
+from conftest import TINY_TRAIN_FLAGS
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_TINY_FLAGS = [
-    "--lstm_size=16", "--baseline_lstm_size=8", "--window_size=6",
-    "--z_what_size=4", "--image_encoder_hidden=16", "--encoder_hidden=16",
-    "--decoder_hidden=16", "--baseline_hidden=8", "--batch_size=8",
-    "--num_train_images=64", "--num_eval_images=16", "--eval_every=100000",
-    "--log_every=3", "--checkpoint_every=3", "--learning_rate=1e-3",
-    "--nodair"]
+_TINY_FLAGS = [*TINY_TRAIN_FLAGS, "--log_every=3",
+               "--checkpoint_every=3"]
 # Replicas add their parts' gradients in another order than one device
 # adds the whole batch's: parameters agree to float32 rounding, where
 # other draws (a replica repeating another's) would move them by ~1e-3.
