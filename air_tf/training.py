@@ -146,9 +146,9 @@ class Trainer(tf.Module):
   Every random draw of step t is seeded by (seed, t), so a run resumed from
   a checkpoint at step t continues exactly as the uninterrupted run would.
   Under a distribution strategy each replica computes the gradients of its
-  part of the batch, drawing what that part would draw in the whole batch;
-  the variables stay ordinary ones (so checkpoints do not depend on the
-  strategy) and are updated once per step with the replicas' mean.
+  part of the batch, drawing what that part would draw in the whole batch,
+  and the variables are updated once per step with the replicas' mean; a
+  checkpoint holds one copy of each, whatever the strategy.
   """
 
   def __init__(self, model: AIR, config: TrainConfig,
@@ -250,18 +250,22 @@ class Trainer(tf.Module):
     if self.strategy is None:
       parts = self._gradients(images, prior_prob, seed, 0, 1)
     else:
-      context = lambda: tf.distribute.get_replica_context()
-      replica_parts = self.strategy.run(
-          lambda part: self._compiled_gradients(
-              part, prior_prob, seed, context().replica_id_in_sync_group,
-              context().num_replicas_in_sync), (images,))
-      mean = lambda value: self.strategy.reduce(
-          tf.distribute.ReduceOp.MEAN, value, axis=None)
-      parts = {name: (self.strategy.reduce(tf.distribute.ReduceOp.SUM, value,
-                                           axis=None)
-                      if name == "signal_statistics" else
-                      tf.nest.map_structure(mean, value))
-               for name, value in replica_parts.items()}
+      def replica_gradients(part):
+        context = tf.distribute.get_replica_context()
+        return self._compiled_gradients(
+            part, prior_prob, seed, context.replica_id_in_sync_group,
+            context.num_replicas_in_sync)
+
+      def reduce(name, value):
+        # Statistics are sums over the batch, the rest means.
+        operation = (tf.distribute.ReduceOp.SUM if name == "signal_statistics"
+                     else tf.distribute.ReduceOp.MEAN)
+        return tf.nest.map_structure(
+            lambda each: self.strategy.reduce(operation, each, axis=None),
+            value)
+
+      parts = {name: reduce(name, value) for name, value in
+               self.strategy.run(replica_gradients, (images,)).items()}
     model_gradients = parts["model_gradients"]
     baseline_gradients = parts["baseline_gradients"]
     finite = tf.reduce_all([
