@@ -323,6 +323,9 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
   with open(os.path.join(root, "sweep.md")) as f:
     report = f.read()
   assert "| no_xla | 3 |" in report
+  assert "| final count accuracy | counted by ELBO |" in report
+  for run in runs:
+    assert 0 <= run["final"]["elbo_count_accuracy"] <= 1
   assert "- xla: 1 of 1 seeds; final count accuracy mean" in report
   assert "| seed | xla | no_xla |" in report
   assert os.path.getsize(os.path.join(root, "curves.png")) > 1000
