@@ -11,6 +11,7 @@ mean once; so any number of replicas trains like one device on the same
 batch, up to rounding.
 """
 
+import dataclasses
 import json
 import os
 from typing import Optional
@@ -68,26 +69,51 @@ def _check_tf_config() -> None:
                      f"got {task!r}.")
 
 
-def make_strategy(name: str) -> Optional[tf.distribute.Strategy]:
-  """The strategy called `name` (one of `STRATEGIES`); None for "none".
+@dataclasses.dataclass(frozen=True)
+class Devices:
+  """Where training runs. Not recorded with a run: any number of replicas
+  trains like one device, and a run may resume on others.
+
+  Attributes:
+    strategy: replicas that share each step's batch: none (this process's
+      default device, a GPU if there is one), mirrored (every GPU of this
+      machine, or every CPU device of `cpu_devices`), multi_worker (every
+      process of the cluster in TF_CONFIG, each started with the same
+      flags).
+    cpu_devices: split the CPU into this many logical devices, for
+      mirrored on a machine without GPUs.
+  """
+  strategy: str = "none"
+  cpu_devices: int = 1
+
+  def __post_init__(self):
+    if self.strategy not in STRATEGIES:
+      raise ValueError(f"strategy must be one of {STRATEGIES}, got "
+                       f"{self.strategy!r}.")
+    if self.cpu_devices < 1:
+      raise ValueError(f"cpu_devices must be >= 1, got {self.cpu_devices}.")
+
+
+def make_strategy(devices: Devices) -> Optional[tf.distribute.Strategy]:
+  """The strategy `devices` names, the CPU split first if asked (so this
+  must come before TensorFlow first uses a device); None for "none".
 
   "mirrored" uses every GPU, or without one, every logical CPU.
 
   Raises:
-    ValueError: an unknown name, or a missing or malformed `TF_CONFIG` for
-      "multi_worker".
+    ValueError: a CPU that can no longer be split, or a missing or
+      malformed `TF_CONFIG` for "multi_worker".
   """
-  if name == "none":
+  if devices.cpu_devices > 1:
+    split_cpu(devices.cpu_devices)
+  if devices.strategy == "none":
     return None
-  if name == "mirrored":
-    devices = (tf.config.list_logical_devices("GPU") or
-               tf.config.list_logical_devices("CPU"))
-    return tf.distribute.MirroredStrategy(
-        [device.name for device in devices])
-  if name == "multi_worker":
-    _check_tf_config()
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}.")
+  if devices.strategy == "mirrored":
+    local = (tf.config.list_logical_devices("GPU") or
+             tf.config.list_logical_devices("CPU"))
+    return tf.distribute.MirroredStrategy([device.name for device in local])
+  _check_tf_config()
+  return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def is_chief(strategy: Optional[tf.distribute.Strategy]) -> bool:

@@ -56,11 +56,13 @@ class BatchPart(NamedTuple):
   total: tf.Tensor  # int32 scalar.
 
 
-def _draws(sampler, seed: tf.Tensor, part: BatchPart,
-           batch_size: tf.Tensor, event_size: Optional[int] = None
-           ) -> tf.Tensor:
+def _draws(sampler, seed: tf.Tensor, part: Optional[BatchPart],
+           like: tf.Tensor, event_size: Optional[int] = None) -> tf.Tensor:
   """`[B]` or `[B, event_size]` draws of `sampler` (a stateless `tf.random`
-  function, which `tfp` samples with) for the images of batch `part`."""
+  function, which `tfp` samples with) for the B images of batch `part`
+  (None: the whole batch), B the leading size of `like`."""
+  batch_size = tf.shape(like)[0]
+  part = part or BatchPart(0, batch_size)
   shape = [part.total] if event_size is None else [part.total, event_size]
   draws = sampler(tf.stack(shape), seed=seed)
   return draws[part.first:part.first + batch_size]
@@ -71,9 +73,7 @@ def draw_presence(logits: tf.Tensor, seed: tf.Tensor,
   """`[B]` 0/1 float32 draws of z_pres from `pres_distribution(logits)`,
   the ones its `sample(seed=seed)` draws, for the images of `part`
   (None: the whole batch)."""
-  batch_size = tf.shape(logits)[0]
-  part = part or BatchPart(0, batch_size)
-  uniform = _draws(tf.random.stateless_uniform, seed, part, batch_size)
+  uniform = _draws(tf.random.stateless_uniform, seed, part, logits)
   return tf.cast(uniform < tf.sigmoid(logits), tf.float32)
 
 
@@ -82,9 +82,7 @@ def draw_normal(loc: tf.Tensor, scale: tf.Tensor, seed: tf.Tensor,
   """`[B, D]` draws from `normal_distribution(loc, scale)`, the ones its
   `sample(seed=seed)` draws, for the images of `part` (None: the whole
   batch)."""
-  batch_size = tf.shape(loc)[0]
-  part = part or BatchPart(0, batch_size)
-  return _draws(tf.random.stateless_normal, seed, part, batch_size,
+  return _draws(tf.random.stateless_normal, seed, part, loc,
                 loc.shape[-1]) * scale + loc
 
 
@@ -93,9 +91,7 @@ def draw_one_hot(logits: tf.Tensor, seed: tf.Tensor,
   """`[B, K]` one-hot draws from the categorical of `[B, K]` logits (by
   the Gumbel-max trick), for the images of `part` (None: the whole
   batch)."""
-  batch_size = tf.shape(logits)[0]
-  part = part or BatchPart(0, batch_size)
-  uniform = _draws(tf.random.stateless_uniform, seed, part, batch_size,
+  uniform = _draws(tf.random.stateless_uniform, seed, part, logits,
                    logits.shape[-1])
   gumbel = -tf.math.log(-tf.math.log(
       tf.clip_by_value(uniform, 1e-20, 1.0 - 1e-7)))

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from air_tf import cli
+from air_tf import config_flags
 from air_tf import distribution
 from air_tf import mnist
 from air_tf import export
@@ -52,10 +53,6 @@ flags.DEFINE_list("configs", ["default", "pyro"], "Training configurations "
 flags.DEFINE_integer("inferences_per_step", 64, "Images x samples per image "
                      "of a training step.", lower_bound=1)
 flags.DEFINE_bool("jit_compile", True, "Compile the training step with XLA.")
-flags.DEFINE_enum("strategy", "none", distribution.STRATEGIES, "Replicas that "
-                  "share each training step's batch (see train.py).")
-flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many "
-                     "logical devices (see train.py).", lower_bound=1)
 flags.DEFINE_list("inference_batch_sizes", ["1", "256"],
                   "Batch sizes of the inference timings.")
 flags.DEFINE_string("export_dir", None, "SavedModel of experiments/export.py "
@@ -64,6 +61,8 @@ flags.DEFINE_integer("windows", 5, "Timing windows per figure.", lower_bound=1)
 flags.DEFINE_float("window_seconds", 4.0, "Least duration of each window.",
                    lower_bound=0)
 
+config_flags.define_flags(distribution.Devices,
+                          {"strategy": distribution.STRATEGIES})
 FLAGS = flags.FLAGS
 
 _CONFIGS = {
@@ -103,9 +102,8 @@ def main(argv):
   if unknown:
     cli.fail(f"--configs takes {sorted(_CONFIGS)}, not {sorted(unknown)}.")
   try:
-    if FLAGS.cpu_devices > 1:
-      distribution.split_cpu(FLAGS.cpu_devices)
-    strategy = distribution.make_strategy(FLAGS.strategy)
+    strategy = distribution.make_strategy(
+        config_flags.from_flags(distribution.Devices))
   except ValueError as error:
     cli.fail(error)
   device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"

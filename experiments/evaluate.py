@@ -115,13 +115,14 @@ def main(argv):
     for name, variant in datasets.held_out_variants(data_config).items():
       _, scenes = datasets.make_scenes(variant, 0, FLAGS.num_images,
                                        config.canvas_size[0])
-      accuracy, confusion = evaluator.count(
-          scenes.float_images(), scenes.counts, prior)
+      variant_images = scenes.float_images()
+      accuracy, confusion = evaluator.count(variant_images, scenes.counts,
+                                            prior)
       print(f"{name}: count accuracy {accuracy:.4f}; confusion "
             f"{confusion.tolist()}")
       variants[name] = {"count_accuracy": accuracy,
                         "confusion": confusion.tolist(),
-                        **_counts_by_elbo(evaluator, scenes.float_images(),
+                        **_counts_by_elbo(evaluator, variant_images,
                                           scenes.counts, prior)}
   if FLAGS.num_examples:
     shown = evaluator.infer(images[:FLAGS.num_examples], prior)

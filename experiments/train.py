@@ -11,10 +11,11 @@ Running the same command again resumes from the latest checkpoint.
                 "task": {"type": "worker", "index": 0}}' \
       python experiments/train.py --logdir=shared/air --strategy=multi_worker
 
-(and index 1 on host2). Every
-field of the model (`AIRConfig`), training (`TrainConfig`), scenes
-(`DataConfig`) and schedule (`training_loop.Schedule`) configurations is a
-flag of the same name, documented where the field is.
+(the same with index 1 on host2). Every field of the model (`AIRConfig`),
+training (`TrainConfig`), scenes (`DataConfig`), schedule
+(`training_loop.Schedule`) and devices (`distribution.Devices`)
+configurations is a flag of the same name, documented where the field
+is.
 """
 
 from absl import app
@@ -37,21 +38,14 @@ flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
                   "this command's training configuration even where it "
                   "differs from the recorded one (which it replaces); the "
                   "run then no longer repeats an uninterrupted one.")
-flags.DEFINE_enum("strategy", "none", distribution.STRATEGIES, "Replicas "
-                  "that share each step's batch: none (this process's "
-                  "default device, a GPU if there is one), mirrored (every "
-                  "GPU of this machine, or every CPU device of "
-                  "--cpu_devices), multi_worker (every process of the "
-                  "cluster in TF_CONFIG, each started with the same flags).")
-flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many "
-                     "logical devices, for --strategy=mirrored on a machine "
-                     "without GPUs.", lower_bound=1)
 config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,
                            "layout": scenes.LAYOUTS})
 config_flags.define_flags(training_loop.Schedule)
+config_flags.define_flags(distribution.Devices,
+                          {"strategy": distribution.STRATEGIES})
 
 FLAGS = flags.FLAGS
 
@@ -62,9 +56,8 @@ def main(argv):
   try:
     configs = [config_flags.from_flags(kind) for kind in (
         AIRConfig, TrainConfig, datasets.DataConfig, training_loop.Schedule)]
-    if FLAGS.cpu_devices > 1:
-      distribution.split_cpu(FLAGS.cpu_devices)
-    strategy = distribution.make_strategy(FLAGS.strategy)
+    strategy = distribution.make_strategy(
+        config_flags.from_flags(distribution.Devices))
   except ValueError as error:
     cli.fail(error)
   try:

@@ -12,6 +12,7 @@ from air_tf.config import AIRConfig
 from air_tf.datasets import DataConfig
 from air_tf.training import TrainConfig
 from air_tf.training_loop import Schedule
+from air_tf.distribution import Devices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,7 @@ def test_overrides_replace_flag_values():
 
 
 @pytest.mark.parametrize("kind", [AIRConfig, TrainConfig, DataConfig,
-                                  Schedule])
+                                  Schedule, Devices])
 def test_every_configuration_documents_every_field(kind):
   assert set(config_flags.field_help(kind)) == {
       field.name for field in dataclasses.fields(kind)}
@@ -81,7 +82,7 @@ def test_every_configuration_documents_every_field(kind):
 
 def test_the_configurations_share_no_flag_name():
   names = [field.name for kind in (AIRConfig, TrainConfig, DataConfig,
-                                   Schedule)
+                                   Schedule, Devices)
            for field in dataclasses.fields(kind)]
   assert len(names) == len(set(names))
 

@@ -76,10 +76,12 @@ def _progress(stdout):
 
 
 def test_strategies_by_name():
-  assert distribution.make_strategy("none") is None
+  assert distribution.make_strategy(distribution.Devices()) is None
   assert distribution.is_chief(None)
   with pytest.raises(ValueError, match="strategy must be one of"):
-    distribution.make_strategy("tpu")
+    distribution.Devices(strategy="tpu")
+  with pytest.raises(ValueError, match="cpu_devices must be >= 1"):
+    distribution.Devices(cpu_devices=0)
 
 
 @pytest.mark.parametrize("tf_config, message", [
@@ -99,7 +101,7 @@ def test_a_malformed_tf_config_says_what_is_wrong(monkeypatch, tf_config,
   else:
     monkeypatch.setenv("TF_CONFIG", tf_config)
   with pytest.raises(ValueError, match=message):
-    distribution.make_strategy("multi_worker")
+    distribution.make_strategy(distribution.Devices(strategy="multi_worker"))
 
 
 def test_a_batch_must_split_equally_across_replicas():
