@@ -27,7 +27,8 @@ def _batch_indices(num_examples: int, batch_size: int, seed: int,
 
 def training_batches(images: np.ndarray, batch_size: int, seed: int,
                      start_step: int = 0) -> Iterator[tf.Tensor]:
-  """Endless shuffled batches, `[batch_size, H, W]` float32 in [0, 1].
+  """Endless shuffled batches, `[batch_size, H, W]` (colour: `[..., 3]`)
+  float32 in [0, 1].
 
   Batch t is the same whether training starts at step 0 or resumes at t.
   A plain iterator rather than a `tf.data` pipeline: gathering 16 images

@@ -52,7 +52,8 @@ def _kind(annotation) -> tuple[type, bool, Optional[type]]:
 
 def define_flags(cls: type,
                  choices: Mapping[str, Sequence[str]] = None,
-                 flag_values: flags.FlagValues = flags.FLAGS) -> None:
+                 flag_values: flags.FlagValues = flags.FLAGS,
+                 prefix: str = "") -> None:
   """Defines one flag per field of the dataclass `cls`.
 
   Args:
@@ -61,6 +62,8 @@ def define_flags(cls: type,
     choices: field name -> the values a string field may take (an enum
       flag).
     flag_values: where to define them.
+    prefix: put before each field's name to make its flag's, for a
+      configuration whose fields share names with another's.
   """
   choices = choices or {}
   helps = field_help(cls)
@@ -71,7 +74,8 @@ def define_flags(cls: type,
       raise ValueError(f"{cls.__name__}.{name} has no entry in the "
                        f"docstring's Attributes: section.")
     base, _, _ = _kind(hints[name])
-    common = dict(name=name, help=helps[name], flag_values=flag_values)
+    common = dict(name=prefix + name, help=helps[name],
+                  flag_values=flag_values)
     if base is tuple:
       flags.DEFINE_list(default=None if default is None else [
           str(value) for value in default], **common)
@@ -88,9 +92,17 @@ def define_flags(cls: type,
       flags.DEFINE_string(default=default, **common)
 
 
+def given_flags(cls: type, flag_values: flags.FlagValues = flags.FLAGS,
+                prefix: str = "") -> list[str]:
+  """The flags of `cls`'s fields that the command line set."""
+  return [prefix + field.name for field in dataclasses.fields(cls)
+          if flag_values[prefix + field.name].present]
+
+
 def from_flags(cls: type, flag_values: flags.FlagValues = flags.FLAGS,
-               **overrides: Any):
-  """The dataclass `cls` built from the flags `define_flags` made.
+               prefix: str = "", **overrides: Any):
+  """The dataclass `cls` built from the flags `define_flags` made (with
+  `prefix`).
 
   Raises:
     ValueError: a list flag holds a value of the wrong type, or `cls`
@@ -99,14 +111,15 @@ def from_flags(cls: type, flag_values: flags.FlagValues = flags.FLAGS,
   hints = typing.get_type_hints(cls)
   values = {}
   for field in dataclasses.fields(cls):
-    value = flag_values[field.name].value
+    value = flag_values[prefix + field.name].value
     base, _, element = _kind(hints[field.name])
     if base is tuple and value is not None:
       try:
         value = tuple(element(item) for item in value)
       except ValueError:
-        raise ValueError(f"--{field.name} takes {element.__name__}s, got "
-                         f"{','.join(value)}.") from None
+        raise ValueError(f"--{prefix}{field.name} takes "
+                         f"{element.__name__}s, got {','.join(value)}."
+                         ) from None
     values[field.name] = value
   values.update(overrides)
   return cls(**values)

@@ -9,10 +9,11 @@ from air_tf import mnist
 from air_tf import scenes
 from air_tf import omniglot
 from air_tf import sprites
+from air_tf import tabletop
 
-DATASETS = ("multi_mnist", "sprites", "omniglot")
+DATASETS = ("multi_mnist", "sprites", "omniglot", "tabletop")
 _DEFAULT_COUNTS = {"multi_mnist": (0, 1, 2), "sprites": (0, 1, 2, 3),
-                   "omniglot": (0, 1, 2)}
+                   "omniglot": (0, 1, 2), "tabletop": (0, 1, 2, 3)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,8 +23,8 @@ class DataConfig(config.JsonConfig):
   Attributes:
     dataset: one of `DATASETS`.
     counts: numbers of objects of the training scenes; None stands for the
-      dataset's own (0-2, or 0-3 for sprites) and is replaced by them, so
-      that a run recorded either way compares equal.
+      dataset's own (0-2, or 0-3 for sprites and tabletop) and is replaced
+      by them, so that a run recorded either way compares equal.
     test_counts: those of the held-out scenes; None: `counts`.
     data_seed: seed of the scene generator.
     layout: how multi_mnist and omniglot place objects, one of
@@ -130,9 +131,17 @@ def held_out_variants(config: DataConfig) -> dict[str, DataConfig]:
 
 
 def make_scenes(config: DataConfig, num_train: int, num_test: int,
-                canvas_size: int) -> tuple[scenes.Scenes, scenes.Scenes]:
+                canvas_size: int
+                ) -> tuple[scenes.Scenes | tabletop.TabletopScenes,
+                           scenes.Scenes | tabletop.TabletopScenes]:
   """(train, held-out) scenes of `config`; the held-out ones are built
-  from objects that no training scene uses (for sprites: other draws)."""
+  from objects that no training scene uses (for sprites and tabletop:
+  other draws)."""
+  if config.dataset == "tabletop":
+    return (tabletop.tabletop_scenes(num_train, config.data_seed,
+                                     config.counts, canvas_size),
+            tabletop.tabletop_scenes(num_test, config.data_seed + 1,
+                                     config.test_counts, canvas_size))
   if config.dataset == "multi_mnist":
     return mnist.multi_mnist(config.mnist_path, num_train, num_test,
                             config.data_seed, canvas_size, config.counts,

@@ -28,7 +28,6 @@ import shutil
 
 import tensorflow as tf
 
-from air_tf import spatial_transformer
 from air_tf.model import AIR, presence_before
 
 
@@ -89,11 +88,11 @@ class ServingModule(tf.Module):
     self.z_what_size = tf.Variable(config.z_what_size, trainable=False)
     self.z_pres_prior = tf.Variable(z_pres_prior, trainable=False)
 
-  def _boxes(self, z_where: tf.Tensor, z_pres: tf.Tensor) -> tf.Tensor:
+  def _boxes(self, z_pres: tf.Tensor, z_where: tf.Tensor,
+             z_what: tf.Tensor) -> tf.Tensor:
     """`[B, N, 4]` pixel boxes of present objects, zero rows for absent."""
-    boxes = spatial_transformer.z_where_to_boxes(
-        z_where, self._model.config.canvas_size)
-    return boxes * z_pres[..., tf.newaxis]
+    return (self._model.object_boxes(z_where, z_what) *
+            z_pres[..., tf.newaxis])
 
   @tf.function
   def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -112,7 +111,7 @@ class ServingModule(tf.Module):
     return {
         "count": tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32),
         "z_pres_prob": tf.sigmoid(posterior.z_pres_logits) * reached,
-        "boxes": self._boxes(posterior.z_where, z_pres),
+        "boxes": self._boxes(z_pres, posterior.z_where, posterior.z_what),
         "z_what": posterior.z_what * z_pres[..., tf.newaxis],
         "reconstruction": model.renderer(z_pres, posterior.z_where,
                                          posterior.z_what),
@@ -129,7 +128,8 @@ class ServingModule(tf.Module):
     return {
         "images": scene["images"],
         "count": scene["count"],
-        "boxes": self._boxes(scene["z_where"], scene["z_pres"]),
+        "boxes": self._boxes(scene["z_pres"], scene["z_where"],
+                             scene["z_what"]),
     }
 
 

@@ -26,7 +26,8 @@ import air_tf
 from air_tf import files
 from air_tf.config import AIRConfig
 from air_tf.datasets import DataConfig
-from air_tf.model import AIR
+from air_tf import models
+from air_tf.tabletop_air import TabletopConfig
 from air_tf.training import TrainConfig
 from air_tf.training import z_pres_prior_prob
 
@@ -36,11 +37,13 @@ TRAIN_CONFIG_FILE = "train.json"
 LAUNCHES_FILE = "launches.jsonl"
 EVAL_RECORDS_FILE = "eval.jsonl"
 CHECKPOINT_FOLDER = "checkpoints"
-_FILES = {AIRConfig: CONFIG_FILE, DataConfig: DATA_CONFIG_FILE,
-          TrainConfig: TRAIN_CONFIG_FILE}
-_WHAT = {AIRConfig: "model", DataConfig: "dataset",
+TABLETOP_CONFIG_FILE = "tabletop_config.json"
+_FILES = {AIRConfig: CONFIG_FILE, TabletopConfig: TABLETOP_CONFIG_FILE,
+          DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE}
+_WHAT = {AIRConfig: "model", TabletopConfig: "model", DataConfig: "dataset",
          TrainConfig: "training configuration"}
-RunConfig = TypeVar("RunConfig", AIRConfig, DataConfig, TrainConfig)
+RunConfig = TypeVar("RunConfig", AIRConfig, TabletopConfig, DataConfig,
+                    TrainConfig)
 
 
 def config_differences(recorded: RunConfig, asked: RunConfig) -> list[str]:
@@ -58,7 +61,8 @@ def ensure_config(logdir: str, config: RunConfig,
 
   Args:
     logdir: the run's folder (created if needed).
-    config: an `AIRConfig`, `DataConfig` or `TrainConfig`.
+    config: an `AIRConfig`, `TabletopConfig`, `DataConfig` or
+      `TrainConfig`.
     replace: record `config` even if the run recorded another one.
 
   Raises:
@@ -88,6 +92,14 @@ def load_config(logdir: str, kind: type[RunConfig] = AIRConfig) -> RunConfig:
     raise FileNotFoundError(f"{logdir} has no {_FILES[kind]}: not a training "
                             f"logdir of experiments/train.py.")
   return kind.from_json(tf.io.gfile.GFile(path).read())
+
+
+def load_model_config(logdir: str) -> models.ModelConfig:
+  """The model configuration of a run, 2D or table-top."""
+  for kind in (AIRConfig, TabletopConfig):
+    if tf.io.gfile.exists(os.path.join(logdir, _FILES[kind])):
+      return load_config(logdir, kind)
+  return load_config(logdir, AIRConfig)  # Raises the missing-file error.
 
 
 def final_z_pres_prior(logdir: str, step: int) -> float:
@@ -187,7 +199,7 @@ def latest_checkpoint(logdir: str) -> Optional[str]:
 
 
 def restore_model(logdir: str, max_steps: Optional[int] = None
-                  ) -> tuple[AIR, int, str]:
+                  ) -> tuple[models.Model, int, str]:
   """The model of the newest intact checkpoint of a logdir.
 
   Only the model (and the step) are read: optimiser and baseline state are
@@ -206,13 +218,13 @@ def restore_model(logdir: str, max_steps: Optional[int] = None
     FileNotFoundError: the logdir holds no training run or no intact
       checkpoint.
   """
-  config = load_config(logdir)
+  config = load_model_config(logdir)
   if max_steps is not None:
     config = dataclasses.replace(config, max_steps=max_steps)
   path = latest_checkpoint(logdir)
   if path is None:
     raise FileNotFoundError(f"No intact checkpoint in {logdir}.")
-  model = AIR(config)
+  model = models.make_model(config)
   step = tf.Variable(0, dtype=tf.int64)
   status = tf.train.Checkpoint(model=model, step=step).restore(path)
   model.build()

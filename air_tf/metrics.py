@@ -6,6 +6,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from air_tf import tabletop
 from air_tf.model import AIR
 
 
@@ -87,6 +88,15 @@ class Evaluator:
         self._count_elbos(tf.constant(images[start:start + self._batch_size]),
                           tf.constant(z_pres_prob, tf.float32)).numpy()
         for start in range(0, len(images), self._batch_size)]).argmax(1)
+
+  def object_figures(self, scenes: tabletop.TabletopScenes,
+                     z_pres_prob: float) -> dict[str, float]:
+    """How well deterministic inference finds the table-top objects of
+    `scenes` (`tabletop.object_figures`)."""
+    inferred = self.infer(scenes.float_images(), z_pres_prob)
+    return tabletop.object_figures(scenes, inferred["z_pres"] > 0,
+                                   inferred["z_where"],
+                                   inferred["z_what"].argmax(-1))
 
   def count(self, images: np.ndarray, counts: np.ndarray,
             z_pres_prob: float,

@@ -6,6 +6,7 @@ import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from air_tf import spatial_transformer
 from air_tf.config import AIRConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import BatchPart, InferenceNetwork, Posterior
@@ -83,6 +84,36 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
                    log_weight)
 
 
+def elbos_by_count(model, images: tf.Tensor,
+                   z_pres_prob: tf.Tensor) -> tf.Tensor:
+  """The ELBO of each possible count, `[B, N + 1]`: for n objects,
+  deterministic inference with the first n steps present, scored with
+  log p(n) where the ELBO of a drawn count has q(z_pres)'s KL.
+
+  Its argmax counts by the model (up to the plug-in likelihood at the
+  posterior means) rather than by q(z_pres): where the two disagree, the
+  inference network is wrong about a count that the model gets right.
+
+  Args:
+    model: an `AIR` (or a model called the same way, such as the
+      table-top one).
+    images: `[B, ...]` images.
+    z_pres_prob: scalar prior probability of one more object.
+  """
+  batch_size = tf.shape(images)[0]
+  max_steps = model.config.max_steps
+  elbos = []
+  for count in range(max_steps + 1):
+    counts = tf.fill([batch_size], count)
+    output = model(images, z_pres_prob, sample=False,
+                   presence=tf.sequence_mask(counts, max_steps,
+                                             dtype=tf.float32))
+    elbos.append(output.log_likelihood + model.prior.count(
+        z_pres_prob).log_prob(counts) - tf.reduce_sum(
+            output.kl_where + output.kl_what, axis=1))
+  return tf.stack(elbos, axis=1)
+
+
 class AIR(snt.Module):
   """Attend, Infer, Repeat (Eslami et al., 2016)."""
 
@@ -140,26 +171,15 @@ class AIR(snt.Module):
 
   def count_elbos(self, images: tf.Tensor,
                   z_pres_prob: tf.Tensor) -> tf.Tensor:
-    """The ELBO of each possible count, `[B, N + 1]`: for n objects,
-    deterministic inference with the first n steps present, scored with
-    log p(n) where the ELBO of a drawn count has q(z_pres)'s KL.
+    """`[B, N + 1]` the ELBO of each possible count (`elbos_by_count`)."""
+    return elbos_by_count(self, images, z_pres_prob)
 
-    Its argmax counts by the model (up to the plug-in likelihood at the
-    posterior means) rather than by q(z_pres): where the two disagree,
-    the inference network is wrong about a count that the model gets
-    right.
-    """
-    batch_size = tf.shape(images)[0]
-    elbos = []
-    for count in range(self.config.max_steps + 1):
-      counts = tf.fill([batch_size], count)
-      output = self(images, z_pres_prob, sample=False,
-                    presence=tf.sequence_mask(counts, self.config.max_steps,
-                                              dtype=tf.float32))
-      elbos.append(output.log_likelihood + self.prior.count(
-          z_pres_prob).log_prob(counts) - tf.reduce_sum(
-              output.kl_where + output.kl_what, axis=1))
-    return tf.stack(elbos, axis=1)
+  def object_boxes(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """`[B, N, 4]` (ymin, xmin, ymax, xmax) pixel edges of each step's
+    window, from `[B, N, 3]` z_where (z_what does not move it)."""
+    del z_what
+    return spatial_transformer.z_where_to_boxes(z_where,
+                                                self.config.canvas_size)
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now, the baseline's too unless not `baseline`

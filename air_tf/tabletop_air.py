@@ -21,13 +21,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from air_tf import shapes
+from air_tf import tabletop
 from air_tf.config import JsonConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import (SOFTPLUS_OF_ZERO, BatchPart, draw_normal,
                               draw_one_hot, draw_presence, image_encoder,
                               normal_distribution, pres_distribution,
                               write_step)
-from air_tf.model import AIROutput, score
+from air_tf.model import AIROutput, elbos_by_count, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
@@ -36,6 +37,9 @@ from air_tf.tabletop_renderer import Camera, TabletopRenderer
 tfd = tfp.distributions
 
 _POSE_SIZE = 3
+# `TabletopConfig`'s fields are flags of this prefix: several share a name
+# with `AIRConfig`'s.
+FLAG_PREFIX = "tabletop_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,11 @@ class TabletopConfig(JsonConfig):
   pose_prior_scale: tuple[float, float, float] = (0.4, 0.4, 2.0)
   pose_posterior_init_std: tuple[float, float, float] = (0.1, 0.1, 0.5)
   position_range: float = 0.8
+
+  @property
+  def canvas_size(self) -> tuple[int, int]:
+    """(H, W) of the images, as `AIRConfig` names it."""
+    return self.image_size, self.image_size
 
   def __post_init__(self):
     for name in ("image_size", "max_steps", "lstm_size",
@@ -195,7 +204,7 @@ class TabletopInference(snt.Module):
                                       tf.float32) / SOFTPLUS_OF_ZERO
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
-               sample: bool = True,
+               sample: bool = True, presence: Optional[tf.Tensor] = None,
                batch_part: Optional[BatchPart] = None) -> TabletopPosterior:
     """Infers the objects of `[B, H, W, 3]` images (see `InferenceNetwork`)."""
     if sample and seed is None:
@@ -240,6 +249,8 @@ class TabletopInference(snt.Module):
         pres = tf.cast(pres_logits > 0.0, tf.float32)
         where = where_loc
         what = tf.one_hot(tf.argmax(what_logits, axis=1), s)
+      if presence is not None:
+        pres = tf.gather(presence, i, axis=1)
       pres = prev_pres * pres
       if self._dair:
         canvas += pres[:, tf.newaxis, tf.newaxis, tf.newaxis] * (
@@ -288,6 +299,7 @@ class TabletopAIR(snt.Module):
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None, sample: bool = True,
+               presence: Optional[tf.Tensor] = None,
                batch_part: Optional[BatchPart] = None) -> AIROutput:
     """Infers, renders and scores `[B, H, W, 3]` images (see `AIR`).
 
@@ -296,8 +308,25 @@ class TabletopAIR(snt.Module):
     REINFORCE signal.
     """
     return score(self.inference(images, seed, sample=sample,
-                                batch_part=batch_part), images,
-                 z_pres_prob, self.prior, self.renderer, discrete_what=True)
+                                presence=presence, batch_part=batch_part),
+                 images, z_pres_prob, self.prior, self.renderer,
+                 discrete_what=True)
+
+  def count_elbos(self, images: tf.Tensor,
+                  z_pres_prob: tf.Tensor) -> tf.Tensor:
+    """`[B, N + 1]` the ELBO of each possible count (`elbos_by_count`)."""
+    return elbos_by_count(self, images, z_pres_prob)
+
+  def object_boxes(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """`[B, N, 4]` (ymin, xmin, ymax, xmax) pixel edges of each step's
+    object, its whole silhouette at pose `[B, N, 3]` z_where as shape
+    `[B, N, S]` z_what."""
+    batch_size, steps = tf.shape(z_what)[0], tf.shape(z_what)[1]
+    silhouettes = self.renderer.scene.silhouettes(
+        tf.reshape(z_what, [-1, shapes.NUM_SHAPES]),
+        tf.reshape(z_where, [-1, _POSE_SIZE]))
+    return tf.reshape(tabletop.mask_boxes(silhouettes > 0.5),
+                      [batch_size, steps, 4])
 
   def build(self, baseline: bool = True) -> None:
     """Creates every variable now (see `AIR.build`)."""

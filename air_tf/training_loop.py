@@ -16,11 +16,10 @@ from air_tf import datasets
 from air_tf import distribution
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
-from air_tf import spatial_transformer
+from air_tf import models
 from air_tf import scenes
+from air_tf import tabletop
 from air_tf import visualisation
-from air_tf.config import AIRConfig
-from air_tf.model import AIR
 from air_tf.training import TrainConfig, Trainer
 
 
@@ -79,21 +78,25 @@ class _StopSignals:
     self.received = signal.Signals(number)
 
 
-def _log_evaluation(evaluator: metrics.Evaluator, model: AIR,
-                    eval_set: scenes.Scenes, prior_prob: float, step: int,
+def _log_evaluation(evaluator: metrics.Evaluator, model: models.Model,
+                    eval_set: scenes.Scenes | tabletop.TabletopScenes,
+                    prior_prob: float, step: int,
                     logdir: str) -> metrics.Evaluation:
-  """Evaluates the held-out scenes; writes scalars, pictures and a record."""
+  """Evaluates the held-out scenes; writes scalars, pictures and a record
+  (with the table-top objects' identity and pose errors)."""
   images = eval_set.float_images()
   result = evaluator(images, eval_set.counts, prior_prob, seed=step)
   shown = evaluator.infer(images[:16], prior_prob)
-  boxes = spatial_transformer.z_where_to_boxes(
-      shown["z_where"], model.config.canvas_size).numpy()
+  boxes = model.object_boxes(shown["z_where"], shown["z_what"]).numpy()
   picture = visualisation.comparison_grid(images[:16],
                                           shown["reconstruction"], boxes,
                                           shown["z_pres"] > 0)
-  tf.summary.scalar("eval/count_accuracy", result.count_accuracy, step=step)
-  tf.summary.scalar("eval/mean_count", result.mean_count, step=step)
-  tf.summary.scalar("eval/elbo", result.elbo, step=step)
+  objects = (evaluator.object_figures(eval_set, prior_prob)
+             if isinstance(eval_set, tabletop.TabletopScenes) else {})
+  for name, value in (("count_accuracy", result.count_accuracy),
+                      ("mean_count", result.mean_count),
+                      ("elbo", result.elbo), *objects.items()):
+    tf.summary.scalar(f"eval/{name}", value, step=step)
   tf.summary.image("eval/reconstructions", picture[np.newaxis], step=step)
   tf.summary.image("eval/confusion", visualisation.confusion_image(
       result.confusion)[np.newaxis], step=step)
@@ -101,11 +104,12 @@ def _log_evaluation(evaluator: metrics.Evaluator, model: AIR,
       "step": step, "time": time.time(),
       "count_accuracy": result.count_accuracy,
       "mean_count": result.mean_count, "elbo": result.elbo,
-      "confusion": result.confusion.tolist()})
+      "confusion": result.confusion.tolist(), **objects})
   return result
 
 
-def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
+def train(logdir: str, model_config: models.ModelConfig,
+          train_config: TrainConfig,
           data_config: datasets.DataConfig, schedule: Schedule,
           replace_training_config: bool = False,
           report: Callable[[str], None] = print,
@@ -118,9 +122,10 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
 
   Args:
     logdir: the run's folder (see `air_tf.logdir`).
-    model_config, train_config, data_config: the run; a logdir that
-      recorded others is refused (`replace_training_config` accepts another
-      training configuration and records it).
+    model_config, train_config, data_config: the run (the model a 2D
+      `AIRConfig` or, for the tabletop dataset, a `TabletopConfig`); a
+      logdir that recorded others is refused (`replace_training_config`
+      accepts another training configuration and records it).
     schedule: when to log, evaluate, checkpoint and stop.
     replace_training_config: see above.
     report: where progress lines go.
@@ -142,6 +147,7 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
   chief = distribution.is_chief(strategy)
   try:
     distribution.check_batch(strategy, train_config.batch_size)
+    models.check_dataset(model_config, data_config.dataset)
     if chief:
       logdir_lib.ensure_config(logdir, model_config)
       logdir_lib.ensure_config(logdir, train_config,
@@ -158,7 +164,7 @@ def train(logdir: str, model_config: AIRConfig, train_config: TrainConfig,
   logging.info("Devices: %s",
                [device.name for device in tf.config.list_logical_devices()])
   tf.random.set_seed(train_config.seed)  # Initial weights.
-  model = AIR(model_config)
+  model = models.make_model(model_config)
   trainer = Trainer(model, train_config, strategy)
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), logdir)
   resume_from = logdir_lib.latest_checkpoint(logdir)

@@ -20,7 +20,7 @@ def draw_boxes(images: np.ndarray, boxes: np.ndarray, present: np.ndarray,
   """Draws each present step's box in its colour.
 
   Args:
-    images: `[B, H, W]` float in [0, 1].
+    images: `[B, H, W]` grey or `[B, H, W, 3]` colour, float in [0, 1].
     boxes: `[B, N, 4]` (ymin, xmin, ymax, xmax) pixel edges.
     present: `[B, N]` which boxes to draw.
     upscale: pixels per image pixel in the output, for visible boxes.
@@ -28,9 +28,11 @@ def draw_boxes(images: np.ndarray, boxes: np.ndarray, present: np.ndarray,
   Returns:
     `[B, H * upscale, W * upscale, 3]` uint8.
   """
-  grey = np.clip(images, 0.0, 1.0) * 255
-  grey = np.repeat(np.repeat(grey, upscale, axis=1), upscale, axis=2)
-  rgb = np.repeat(grey[..., np.newaxis], 3, axis=-1).astype(np.uint8)
+  if images.ndim == 3:
+    images = np.repeat(images[..., np.newaxis], 3, axis=-1)
+  rgb = np.clip(images, 0.0, 1.0) * 255
+  rgb = np.repeat(np.repeat(rgb, upscale, axis=1), upscale,
+                  axis=2).astype(np.uint8)
   height, width = rgb.shape[1:3]
   for b, n in zip(*np.nonzero(present)):
     ymin, xmin, ymax, xmax = np.round(boxes[b, n] * upscale).astype(int)

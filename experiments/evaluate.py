@@ -9,7 +9,9 @@ independently of the ones training watched; `--test_counts` and
 paper's generalisation tests.
 
 Reports count accuracy, the true x inferred count confusion matrix, the ELBO
-and the K-sample importance-weighted bound, and writes a PNG of examples.
+and the K-sample importance-weighted bound, and writes a PNG of examples;
+for table-top scenes also the identity accuracy and the position and
+rotation errors of the objects found (`tabletop.object_figures`).
 """
 
 import dataclasses
@@ -23,7 +25,7 @@ from air_tf import datasets
 from air_tf import files
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
-from air_tf import spatial_transformer
+from air_tf import tabletop
 from air_tf import visualisation
 
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
@@ -110,6 +112,10 @@ def main(argv):
   if result.iw_bound is not None:
     print(f"{result.iw_samples}-sample IW bound: {result.iw_bound:.2f} "
           f"nats/image (first {iw_images} images)")
+  objects = (evaluator.object_figures(test, prior)
+             if isinstance(test, tabletop.TabletopScenes) else {})
+  for name, value in objects.items():
+    print(f"{name}: {value:.4g}")
   variants = {}
   if FLAGS.variants:
     for name, variant in datasets.held_out_variants(data_config).items():
@@ -126,8 +132,7 @@ def main(argv):
                                           scenes.counts, prior)}
   if FLAGS.num_examples:
     shown = evaluator.infer(images[:FLAGS.num_examples], prior)
-    boxes = spatial_transformer.z_where_to_boxes(shown["z_where"],
-                                                 config.canvas_size).numpy()
+    boxes = model.object_boxes(shown["z_where"], shown["z_what"]).numpy()
     png = FLAGS.png or os.path.join(FLAGS.logdir, "examples.png")
     visualisation.write_png(png, visualisation.comparison_grid(
         images[:FLAGS.num_examples], shown["reconstruction"], boxes,
@@ -141,7 +146,7 @@ def main(argv):
         "mean_count": result.mean_count, "elbo": result.elbo,
         "iw_bound": result.iw_bound, "iw_samples": result.iw_samples,
         "iw_images": iw_images if result.iw_bound is not None else 0,
-        **by_elbo,
+        **by_elbo, **objects,
         "variants": variants})
 
 

@@ -15,7 +15,11 @@ Running the same command again resumes from the latest checkpoint.
 training (`TrainConfig`), scenes (`DataConfig`), schedule
 (`training_loop.Schedule`) and devices (`distribution.Devices`)
 configurations is a flag of the same name, documented where the field
-is.
+is. `--dataset=tabletop` trains AIR with the fixed table-top renderer
+(the paper's 3D scenes), whose model (`TabletopConfig`) takes the flags
+`--tabletop_FIELD`:
+
+    python experiments/train.py --logdir=runs/tabletop --dataset=tabletop
 """
 
 from absl import app
@@ -26,9 +30,11 @@ from air_tf import config_flags
 from air_tf import datasets
 from air_tf import distribution
 from air_tf import scenes
+from air_tf import tabletop_air
 from air_tf import training_loop
 from air_tf.config import AIRConfig
 from air_tf.renderer import LIKELIHOODS
+from air_tf.tabletop_air import TabletopConfig
 from air_tf.training import OBJECTIVES, TrainConfig
 
 flags.DEFINE_string("logdir", "runs/air", "Checkpoints, TensorBoard events "
@@ -38,7 +44,10 @@ flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
                   "this command's training configuration even where it "
                   "differs from the recorded one (which it replaces); the "
                   "run then no longer repeats an uninterrupted one.")
+_FLAG_PREFIXES = {AIRConfig: "", TabletopConfig: tabletop_air.FLAG_PREFIX}
 config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
+config_flags.define_flags(TabletopConfig,
+                          prefix=_FLAG_PREFIXES[TabletopConfig])
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,
@@ -50,12 +59,26 @@ config_flags.define_flags(distribution.Devices,
 FLAGS = flags.FLAGS
 
 
+def _model_config():
+  """The table-top model's configuration for the table-top dataset, the 2D
+  model's for the others; flags of the other model are refused."""
+  kind = TabletopConfig if FLAGS.dataset == "tabletop" else AIRConfig
+  unused = [name for other, prefix in _FLAG_PREFIXES.items()
+            if other is not kind
+            for name in config_flags.given_flags(other, prefix=prefix)]
+  if unused:
+    raise ValueError(f"--dataset={FLAGS.dataset} trains a {kind.__name__} "
+                     f"model; {', '.join('--' + name for name in unused)} "
+                     f"configure the other model.")
+  return config_flags.from_flags(kind, prefix=_FLAG_PREFIXES[kind])
+
+
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {argv[1:]}")
   try:
-    configs = [config_flags.from_flags(kind) for kind in (
-        AIRConfig, TrainConfig, datasets.DataConfig, training_loop.Schedule)]
+    configs = [_model_config()] + [config_flags.from_flags(kind) for kind in (
+        TrainConfig, datasets.DataConfig, training_loop.Schedule)]
     strategy = distribution.make_strategy(
         config_flags.from_flags(distribution.Devices))
   except ValueError as error:

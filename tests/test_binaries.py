@@ -403,6 +403,40 @@ def test_sprites_run_evaluates_on_more_objects_and_steps(tmp_path):
       "error:") and "different dataset" in result.stderr
 
 
+_TINY_TABLETOP_FLAGS = [
+    "--dataset=tabletop", "--tabletop_image_size=24", "--tabletop_lstm_size=16",
+    "--tabletop_baseline_lstm_size=8", "--tabletop_image_encoder_hidden=16",
+    "--tabletop_baseline_hidden=8", "--notabletop_dair", "--batch_size=8",
+    "--num_train_images=16", "--num_eval_images=8", "--num_steps=4",
+    "--eval_every=4", "--nojit_compile"]
+
+
+def test_tabletop_run_trains_evaluates_and_refuses_2d_flags(tmp_path):
+  logdir = str(tmp_path / "run")
+  _run("train.py", f"--logdir={logdir}", *_TINY_TABLETOP_FLAGS)
+  with open(os.path.join(logdir, "eval.jsonl")) as f:
+    record = json.loads(f.readlines()[-1])
+  assert record["step"] == 4 and np.sum(record["confusion"]) == 8
+  assert {"identity_accuracy", "median_position_error",
+          "median_rotation_error_deg"} <= set(record)
+  result = _run("evaluate.py", f"--logdir={logdir}", "--num_images=8",
+                "--iw_samples=0", "--nocount_by_elbo",
+                f"--json={tmp_path / 'eval.json'}")
+  with open(tmp_path / "eval.json") as f:
+    evaluation = json.load(f)
+  assert np.array(evaluation["confusion"]).shape == (4, 4)  # 0-3 objects.
+  assert "matched_objects" in evaluation and evaluation["variants"] == {}
+  picture = tf.io.decode_png(tf.io.read_file(os.path.join(
+      logdir, "examples.png")))
+  assert picture.shape[-1] == 3 and "identity_accuracy" in result.stdout
+  result = _run("train.py", f"--logdir={tmp_path / 'other'}",
+                *_TINY_TABLETOP_FLAGS, "--window_size=12", check=False)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --dataset=tabletop trains a TabletopConfig model; "
+      "--window_size configure the other model.")
+
+
 def test_downstream_tasks_on_a_trained_run(uninterrupted, tmp_path):
   output_dir = str(tmp_path / "downstream")
   result = _run("downstream.py", f"--logdirs={uninterrupted},{uninterrupted}",

@@ -8,11 +8,13 @@ from absl import flags
 import pytest
 
 from air_tf import config_flags
+from air_tf import tabletop_air
 from air_tf.config import AIRConfig
 from air_tf.datasets import DataConfig
 from air_tf.training import TrainConfig
 from air_tf.training_loop import Schedule
 from air_tf.distribution import Devices
+from air_tf.tabletop_air import TabletopConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +71,24 @@ def test_bad_values_are_refused():
     config_flags.from_flags(Example, _flag_values(["--sizes=1,x"]))
 
 
+def test_a_prefix_names_the_flags_and_given_flags_lists_those_set():
+  values = flags.FlagValues()
+  config_flags.define_flags(Example, {"mode": ("a", "b")}, values,
+                            prefix="other_")
+  values(["program", "--other_steps=5", "--other_mode=b"])
+  assert config_flags.from_flags(Example, values, prefix="other_") == (
+      Example(steps=5, mode="b"))
+  assert config_flags.given_flags(Example, values, prefix="other_") == [
+      "other_steps", "other_mode"]
+  assert config_flags.given_flags(Example, _flag_values([])) == []
+
+
 def test_overrides_replace_flag_values():
   assert config_flags.from_flags(Example, _flag_values([]), steps=9).steps == 9
 
 
-@pytest.mark.parametrize("kind", [AIRConfig, TrainConfig, DataConfig,
-                                  Schedule, Devices])
+@pytest.mark.parametrize("kind", [AIRConfig, TabletopConfig, TrainConfig,
+                                  DataConfig, Schedule, Devices])
 def test_every_configuration_documents_every_field(kind):
   assert set(config_flags.field_help(kind)) == {
       field.name for field in dataclasses.fields(kind)}
@@ -83,7 +97,9 @@ def test_every_configuration_documents_every_field(kind):
 def test_the_configurations_share_no_flag_name():
   names = [field.name for kind in (AIRConfig, TrainConfig, DataConfig,
                                    Schedule, Devices)
-           for field in dataclasses.fields(kind)]
+           for field in dataclasses.fields(kind)] + [
+               tabletop_air.FLAG_PREFIX + field.name
+               for field in dataclasses.fields(TabletopConfig)]
   assert len(names) == len(set(names))
 
 

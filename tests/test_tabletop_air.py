@@ -8,7 +8,6 @@ import tensorflow as tf
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
-from air_tf.tabletop_renderer import Camera, TabletopRenderer
 from air_tf.training import TrainConfig, Trainer
 
 # Without DAIR the renderer is called once per pass, outside the inference
@@ -21,9 +20,7 @@ _CONFIG = TabletopConfig(image_size=32, lstm_size=32,
 @pytest.fixture(scope="module")
 def images():
   scenes = tabletop.tabletop_scenes(
-      8, seed=0, renderer=TabletopRenderer(Camera(image_size=32),
-                                           edge_softness=0.004),
-      jit_compile=False)
+      8, seed=0, image_size=32, jit_compile=False)
   return tf.constant(scenes.float_images())
 
 
@@ -69,3 +66,27 @@ def test_bad_configuration_is_refused():
     TabletopConfig(likelihood_std=0.0)
   with pytest.raises(ValueError, match="pose_prior_scale must be three"):
     TabletopConfig(pose_prior_scale=(0.4, 0.4))
+
+
+def test_forced_presence_and_elbo_of_each_count(images):
+  tf.random.set_seed(0)
+  model = TabletopAIR(_CONFIG)
+  presence = tf.constant([[1.0, 1.0, 0.0]] * 8)
+  output = model(images, 0.5, sample=False, presence=presence)
+  np.testing.assert_array_equal(output.count, 2)
+  elbos = model.count_elbos(images, 0.5)
+  assert elbos.shape == (8, _CONFIG.max_steps + 1)
+  assert np.all(np.isfinite(elbos.numpy()))
+
+
+def test_object_boxes_at_the_true_poses_are_the_scenes_boxes():
+  scenes = tabletop.tabletop_scenes(8, seed=2, counts=(1, 2, 3),
+                                    image_size=32, jit_compile=False)
+  model = TabletopAIR(_CONFIG)
+  one_hot = np.eye(shapes.NUM_SHAPES, dtype=np.float32)[
+      np.maximum(scenes.identities, 0)]
+  boxes = model.object_boxes(tf.constant(scenes.poses),
+                             tf.constant(one_hot)).numpy()
+  present = scenes.identities >= 0
+  # The model's softer edges move a silhouette's border by under a pixel.
+  np.testing.assert_allclose(boxes[present], scenes.boxes[present], atol=1)

@@ -18,6 +18,16 @@ def test_boxes_are_drawn_in_their_step_colour():
   np.testing.assert_array_equal(drawn[0, 0, 0], [0, 0, 0])  # Absent box.
 
 
+def test_colour_images_keep_their_colours():
+  images = np.zeros([1, 4, 4, 3], np.float32)
+  images[0, 1, 2] = [1.0, 0.5, 0.0]
+  drawn = visualisation.draw_boxes(images, np.zeros([1, 1, 4], np.float32),
+                                   np.array([[False]]), upscale=2)
+  assert drawn.shape == (1, 8, 8, 3)
+  np.testing.assert_array_equal(drawn[0, 2:4, 4:6], [[[255, 127, 0]] * 2] * 2)
+  np.testing.assert_array_equal(drawn[0, 0, 0], [0, 0, 0])
+
+
 def test_grid_png_round_trip(tmp_path):
   images = np.random.default_rng(0).uniform(size=[5, 8, 8])
   boxes = np.zeros([5, 3, 4], np.float32)
