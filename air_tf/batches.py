@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 
-def _batch_indices(num_examples: int, batch_size: int, seed: int,
+def batch_indices(num_examples: int, batch_size: int, seed: int,
                    start_step: int) -> Iterator[np.ndarray]:
   """Indices of batch `start_step`, `start_step + 1`, ...: a fixed function
   of (seed, step), so a resumed run sees the batches it would have seen."""
@@ -39,5 +39,5 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int,
   if len(images) < 1:
     raise ValueError("No training images.")
   return (tf.constant(images[indices], tf.float32) / 255.0
-          for indices in _batch_indices(len(images), batch_size, seed,
+          for indices in batch_indices(len(images), batch_size, seed,
                                         start_step))

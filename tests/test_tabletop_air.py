@@ -1,13 +1,17 @@
 """AIR with the fixed table-top renderer: its outputs, and training steps of
 the unchanged `Trainer` raising its ELBO."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from air_tf import shapes
 from air_tf import tabletop
+from air_tf import tabletop_air
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
+from air_tf.tabletop_renderer import project
 from air_tf.training import TrainConfig, Trainer
 
 # Without DAIR the renderer is called once per pass, outside the inference
@@ -90,3 +94,26 @@ def test_object_boxes_at_the_true_poses_are_the_scenes_boxes():
   present = scenes.identities >= 0
   # The model's softer edges move a silhouette's border by under a pixel.
   np.testing.assert_allclose(boxes[present], scenes.boxes[present], atol=1)
+
+
+def test_table_points_project_back_to_their_pixels():
+  camera = tabletop.scene_renderer(16).camera
+  points = tabletop_air._table_points(camera)
+  height = np.mean([shape.half_height for shape in shapes.SHAPES])
+  world = np.concatenate([points, np.full([len(points), 1], height)], 1)
+  rows, columns = np.meshgrid(np.arange(16) + 0.5, np.arange(16) + 0.5,
+                              indexing="ij")
+  np.testing.assert_allclose(
+      project(world, camera),
+      np.stack([rows.ravel(), columns.ravel()], axis=1), atol=1e-3)
+
+
+def test_residual_attention_starts_near_a_lone_object():
+  scenes = tabletop.tabletop_scenes(32, seed=5, counts=(1,), image_size=32,
+                                    jit_compile=False)
+  model = TabletopAIR(dataclasses.replace(_CONFIG, dair=True))
+  residual = tf.constant(scenes.float_images()) - model.renderer.background()
+  start = model.inference._attend(residual).numpy()
+  errors = np.linalg.norm(start - scenes.poses[:, 0, :2], axis=1)
+  # Objects' footprints are 0.22-0.28 in radius: the start overlaps them.
+  assert np.median(errors) < 0.2 and np.max(errors) < 0.35, errors
