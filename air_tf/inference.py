@@ -68,6 +68,15 @@ def _draws(sampler, seed: tf.Tensor, part: Optional[BatchPart],
   return draws[part.first:part.first + batch_size]
 
 
+def held_unless(learn: Optional[tf.Tensor],
+                value: tf.Tensor) -> tf.Tensor:
+  """`value`, passing gradient only where scalar bool `learn` is True (or
+  None)."""
+  if learn is None:
+    return value
+  return tf.where(learn, value, tf.stop_gradient(value))
+
+
 def draw_presence(logits: tf.Tensor, seed: tf.Tensor,
                   part: Optional[BatchPart] = None) -> tf.Tensor:
   """`[B]` 0/1 float32 draws of z_pres from `pres_distribution(logits)`,
@@ -206,7 +215,8 @@ class InferenceNetwork(snt.Module):
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True,
                presence: Optional[tf.Tensor] = None,
-               batch_part: Optional[BatchPart] = None) -> Posterior:
+               batch_part: Optional[BatchPart] = None,
+               learn_presence: Optional[tf.Tensor] = None) -> Posterior:
     """Infers the objects of a batch of images.
 
     Args:
@@ -219,6 +229,8 @@ class InferenceNetwork(snt.Module):
         as 0. None: z_pres as `sample` says.
       batch_part: where `images` sit in the batch `seed` draws for; None:
         they are the whole batch.
+      learn_presence: scalar bool; where False the z_pres logits pass no
+        gradient (`TrainConfig.presence_warmup_steps`). None: they do.
 
     Returns:
       The `Posterior` of every step.
@@ -251,7 +263,8 @@ class InferenceNetwork(snt.Module):
       hidden, state = self._lstm.step(gates, latents, state)
 
       head = self._pres_where_head(hidden)
-      pres_logits = self._floor_logits(head[:, 0])
+      pres_logits = held_unless(learn_presence,
+                                self._floor_logits(head[:, 0]))
       where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
       where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:

@@ -148,7 +148,8 @@ class AIR(snt.Module):
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None, sample: bool = True,
                presence: Optional[tf.Tensor] = None,
-               batch_part: Optional[BatchPart] = None) -> AIROutput:
+               batch_part: Optional[BatchPart] = None,
+               learn_presence: Optional[tf.Tensor] = None) -> AIROutput:
     """Infers, reconstructs and scores a batch of images.
 
     Args:
@@ -160,12 +161,15 @@ class AIR(snt.Module):
         None: drawn or thresholded from q(z_pres).
       batch_part: where `images` sit in the batch `seed` draws for (a
         replica's part); None: they are the whole batch.
+      learn_presence: scalar bool, whether the z_pres logits pass gradient
+        (None: they do).
 
     Returns:
       The `AIROutput`.
     """
     return score(self.inference(images, seed, sample=sample,
-                                presence=presence, batch_part=batch_part),
+                                presence=presence, batch_part=batch_part,
+                                learn_presence=learn_presence),
                  images,
                  z_pres_prob, self.prior, self.renderer)
 

@@ -26,9 +26,9 @@ from air_tf import tabletop
 from air_tf.config import JsonConfig
 from air_tf.estimator import Baseline
 from air_tf.inference import (SOFTPLUS_OF_ZERO, BatchPart, draw_normal,
-                              draw_one_hot, draw_presence, image_encoder,
-                              normal_distribution, pres_distribution,
-                              write_step)
+                              draw_one_hot, draw_presence, held_unless,
+                              image_encoder, normal_distribution,
+                              pres_distribution, write_step)
 from air_tf.model import AIROutput, elbos_by_count, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
@@ -38,6 +38,7 @@ from air_tf.tabletop_renderer import Camera, TabletopRenderer, camera_rays
 tfd = tfp.distributions
 
 _POSE_SIZE = 3
+IDENTITY_GRADIENTS = ("enumerate", "reinforce")
 # `TabletopConfig`'s fields are flags of this prefix: several share a name
 # with `AIRConfig`'s.
 FLAG_PREFIX = "tabletop_"
@@ -71,6 +72,15 @@ class TabletopConfig(JsonConfig):
       it a fresh network places objects at random, each costs far more
       than it explains, and q(z_pres) turned every step off within 300
       steps (docs/RESULTS.md, issue 16).
+    identity_gradient: how the identities' q learns. "enumerate": step i's
+      expected log-likelihood over its three identities, the other latents
+      held at their draws, differentiated exactly (3 N extra renders, in
+      the backward pass only; what later steps would have inferred from
+      another identity is not followed). "reinforce": the likelihood-ratio
+      estimator with z_pres_i's learning signal, unbiased but noisy (the
+      paper's). A fresh network guesses the identity right one time in
+      three, and a wrong colour costs more than a right one gains: with
+      REINFORCE, q(z_pres) turned off before the identities were learnt.
   """
   image_size: int = 64
   max_steps: int = 3
@@ -85,6 +95,7 @@ class TabletopConfig(JsonConfig):
   pose_posterior_init_std: tuple[float, float, float] = (0.1, 0.1, 0.5)
   position_range: float = 0.8
   residual_attention: bool = True
+  identity_gradient: str = "enumerate"
 
   @property
   def canvas_size(self) -> tuple[int, int]:
@@ -99,6 +110,9 @@ class TabletopConfig(JsonConfig):
     for name in ("likelihood_std", "edge_softness", "position_range"):
       if getattr(self, name) <= 0:
         raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
+    if self.identity_gradient not in IDENTITY_GRADIENTS:
+      raise ValueError(f"identity_gradient must be one of "
+                       f"{IDENTITY_GRADIENTS}, got {self.identity_gradient!r}.")
     for name in ("pose_prior_scale", "pose_posterior_init_std"):
       if len(getattr(self, name)) != 3 or min(getattr(self, name)) <= 0:
         raise ValueError(f"{name} must be three stds > 0, got "
@@ -242,7 +256,9 @@ class TabletopInference(snt.Module):
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True, presence: Optional[tf.Tensor] = None,
-               batch_part: Optional[BatchPart] = None) -> TabletopPosterior:
+               batch_part: Optional[BatchPart] = None,
+               learn_presence: Optional[tf.Tensor] = None
+               ) -> TabletopPosterior:
     """Infers the objects of `[B, H, W, 3]` images (see `InferenceNetwork`)."""
     if sample and seed is None:
       raise ValueError("Sampling needs a stateless seed.")
@@ -270,7 +286,7 @@ class TabletopInference(snt.Module):
                           axis=1)
       hidden, state = self._lstm.step(gates, latents, state)
       head = self._head(hidden)
-      pres_logits = head[:, 0]
+      pres_logits = held_unless(learn_presence, head[:, 0])
       offset = head[:, 1:3]
       if self._table_points is not None:
         offset += self._attend(images - canvas)
@@ -341,17 +357,57 @@ class TabletopAIR(snt.Module):
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None, sample: bool = True,
                presence: Optional[tf.Tensor] = None,
-               batch_part: Optional[BatchPart] = None) -> AIROutput:
+               batch_part: Optional[BatchPart] = None,
+               learn_presence: Optional[tf.Tensor] = None) -> AIROutput:
     """Infers, renders and scores `[B, H, W, 3]` images (see `AIR`).
 
-    `log_q_discrete` holds log q of z_pres_i and, where the object is
-    present, of its identity: both are trained by the same step's
-    REINFORCE signal.
+    `log_q_discrete` holds log q of z_pres_i and, with REINFORCE for
+    identities, of the identity where the object is present: both are
+    then trained by the same step's learning signal. With enumerated
+    identities the sampled ELBO carries a term of value 0 whose gradient
+    is the enumeration's (`_identity_expectation`).
     """
-    return score(self.inference(images, seed, sample=sample,
-                                presence=presence, batch_part=batch_part),
-                 images, z_pres_prob, self.prior, self.renderer,
-                 discrete_what=True)
+    posterior = self.inference(images, seed, sample=sample,
+                               presence=presence, batch_part=batch_part,
+                               learn_presence=learn_presence)
+    enumerate_identities = self.config.identity_gradient == "enumerate"
+    output = score(posterior, images, z_pres_prob, self.prior, self.renderer,
+                   discrete_what=not enumerate_identities)
+    if not (sample and enumerate_identities):
+      return output
+    return output._replace(elbo=output.elbo + self._identity_expectation(
+        images, posterior))
+
+  def _identity_expectation(self, images: tf.Tensor,
+                            posterior: TabletopPosterior) -> tf.Tensor:
+    """`[B]` zeros whose gradient with respect to the identity logits is
+    that of sum_i z_pres_i E_q(identity_i)[log p(x | z)], each step's
+    identity enumerated with the other latents at their draws."""
+    z_pres, z_where, z_what = (tf.stop_gradient(value) for value in (
+        posterior.z_pres, posterior.z_where, posterior.z_what))
+    steps, num_shapes = self.config.max_steps, shapes.NUM_SHAPES
+
+    @tf.custom_gradient
+    def zeros(logits):
+      def gradient(upstream):
+        log_likelihoods = []  # [B] per (step, shape), step-major.
+        for i in range(steps):
+          replaced = tf.one_hot(i, steps)[tf.newaxis, :, tf.newaxis]
+          for shape in range(num_shapes):
+            identities = (z_what * (1.0 - replaced) +
+                          replaced * tf.one_hot(shape, num_shapes))
+            log_likelihoods.append(self.renderer.likelihood(
+                self.renderer(z_pres, z_where, identities)).log_prob(images))
+        log_likelihood = tf.reshape(tf.stack(log_likelihoods, axis=1),
+                                    [-1, steps, num_shapes])
+        q = tf.nn.softmax(logits)
+        centred = log_likelihood - tf.reduce_sum(q * log_likelihood, -1,
+                                                 keepdims=True)
+        return (upstream[:, tf.newaxis, tf.newaxis] *
+                z_pres[..., tf.newaxis] * q * centred)
+      return tf.zeros(tf.shape(logits)[:1]), gradient
+
+    return zeros(posterior.z_what_logits)
 
   def count_elbos(self, images: tf.Tensor,
                   z_pres_prob: tf.Tensor) -> tf.Tensor:

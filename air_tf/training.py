@@ -58,6 +58,14 @@ class TrainConfig(JsonConfig):
       "vimco": the K-sample importance-weighted bound with VIMCO's
       leave-one-out signals (`estimator.vimco_losses`; needs K >= 2; the
       baseline network is not used).
+    presence_warmup_steps: for this many first steps q(z_pres) does not
+      learn (its logits pass no gradient: neither REINFORCE's nor its
+      KL's), so that the objects' poses and identities are learnt before
+      presence judges whether they pay. The table-top renderer draws a
+      fresh network's guesses in full, and they cost more than they
+      explain: without a warm-up q(z_pres) turned every step off within
+      300 steps (docs/RESULTS.md, issue 16). 0: none (2D AIR's decoder
+      starts empty and needs none).
     seed: seeds every random draw of training (with the step number).
     jit_compile: compile the step with XLA: 1.8x the steps/s of the
       default configuration on 2 CPU cores, twice the tracing time
@@ -79,6 +87,7 @@ class TrainConfig(JsonConfig):
   normalize_signal: bool = False
   samples_per_image: int = 4
   objective: str = "elbo"
+  presence_warmup_steps: int = 0
   seed: int = 0
   jit_compile: bool = True
   num_train_images: int = 60000
@@ -110,7 +119,7 @@ class TrainConfig(JsonConfig):
     if self.seed < 0:
       raise ValueError(f"seed must be >= 0, got {self.seed}.")
     for name in ("z_pres_prior_anneal_steps", "learning_rate_decay_start",
-                 "learning_rate_decay_steps"):
+                 "learning_rate_decay_steps", "presence_warmup_steps"):
       if getattr(self, name) < 0:
         raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
 
@@ -247,14 +256,16 @@ class Trainer(tf.Module):
     prior_prob = z_pres_prior_prob(self.step, self.config)
     seed = tf.stack([tf.constant(self.config.seed, tf.int32),
                      tf.cast(self.step, tf.int32)])
+    learn_presence = (self.step >= self.config.presence_warmup_steps
+                      if self.config.presence_warmup_steps else None)
     if self.strategy is None:
-      parts = self._gradients(images, prior_prob, seed, 0, 1)
+      parts = self._gradients(images, prior_prob, seed, learn_presence, 0, 1)
     else:
       def replica_gradients(part):
         context = tf.distribute.get_replica_context()
         return self._compiled_gradients(
-            part, prior_prob, seed, context.replica_id_in_sync_group,
-            context.num_replicas_in_sync)
+            part, prior_prob, seed, learn_presence,
+            context.replica_id_in_sync_group, context.num_replicas_in_sync)
 
       def reduce(name, value):
         # Statistics are sums over the batch, the rest means.
@@ -291,8 +302,8 @@ class Trainer(tf.Module):
             "skipped_updates": self.skipped_updates}
 
   def _gradients(self, images: tf.Tensor, prior_prob: tf.Tensor,
-                 seed: tf.Tensor, replica: tf.Tensor,
-                 num_replicas: int) -> dict:
+                 seed: tf.Tensor, learn_presence: Optional[tf.Tensor],
+                 replica: tf.Tensor, num_replicas: int) -> dict:
     """Gradients and statistics of one replica's part of the batch.
 
     Args:
@@ -300,6 +311,8 @@ class Trainer(tf.Module):
         `num_replicas` equal parts.
       prior_prob: the step's prior probability of one more object.
       seed: `[2]` the stateless seed of the whole batch's draws.
+      learn_presence: scalar bool, whether q(z_pres) learns this step
+        (None: it does).
       replica, num_replicas: which part.
 
     Returns:
@@ -314,7 +327,8 @@ class Trainer(tf.Module):
     batch_part = BatchPart(replica * part_size, num_replicas * part_size)
     vimco = self.config.objective == "vimco"
     with tf.GradientTape(persistent=True) as tape:
-      output = model(images, prior_prob, seed=seed, batch_part=batch_part)
+      output = model(images, prior_prob, seed=seed, batch_part=batch_part,
+                     learn_presence=learn_presence)
       posterior = output.posterior
       if vimco:
         losses = estimator.vimco_losses(output.log_weight,

@@ -267,3 +267,30 @@ def _save_figure(figure, pyplot, path: str) -> None:
   figure.savefig(png, format="png", dpi=100)
   pyplot.close(figure)
   files.write_atomically(path, png.getvalue())
+
+
+def plot_error_against_time(
+    methods: Mapping[str, Sequence[Mapping[str, float]]],
+    keys: Sequence[str], path: str) -> None:
+  """Figures of each method against wall-clock seconds per image (log
+  scale), one panel per figure.
+
+  Args:
+    methods: method name -> its points, each with "seconds_per_image" and
+      every one of `keys`.
+    keys: the figures, one panel each.
+    path: the PNG to write (whole or not at all).
+  """
+  pyplot = _pyplot()
+  figure, axes = pyplot.subplots(1, len(keys), figsize=(4.5 * len(keys), 4))
+  for axis, key in zip(np.atleast_1d(axes), keys):
+    for name, points in methods.items():
+      axis.plot([point["seconds_per_image"] for point in points],
+                [point[key] for point in points], marker="o", label=name)
+    axis.set_xscale("log")
+    axis.set_xlabel("wall-clock seconds per image")
+    axis.set_ylabel(key.replace("_", " "))
+    axis.grid(alpha=0.3)
+  np.atleast_1d(axes)[0].legend(fontsize=8)
+  figure.tight_layout()
+  _save_figure(figure, pyplot, path)

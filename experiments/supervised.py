@@ -38,7 +38,9 @@ flags.DEFINE_integer("num_train_images", 60000, "Training scenes.",
 flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints "
                      "and progress lines.", lower_bound=1)
 flags.DEFINE_bool("jit_compile", True, "Compile the step with XLA.")
-config_flags.define_flags(TabletopConfig, prefix=tabletop_air.FLAG_PREFIX)
+config_flags.define_flags(
+    TabletopConfig, {"identity_gradient": tabletop_air.IDENTITY_GRADIENTS},
+    prefix=tabletop_air.FLAG_PREFIX)
 
 FLAGS = flags.FLAGS
 

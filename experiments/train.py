@@ -46,8 +46,9 @@ flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
                   "run then no longer repeats an uninterrupted one.")
 _FLAG_PREFIXES = {AIRConfig: "", TabletopConfig: tabletop_air.FLAG_PREFIX}
 config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
-config_flags.define_flags(TabletopConfig,
-                          prefix=_FLAG_PREFIXES[TabletopConfig])
+config_flags.define_flags(
+    TabletopConfig, {"identity_gradient": tabletop_air.IDENTITY_GRADIENTS},
+    prefix=_FLAG_PREFIXES[TabletopConfig])
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,

@@ -68,6 +68,22 @@ def test_absent_steps_get_no_gradient(model_and_output):
   assert np.abs(grad_what.numpy()[~absent]).max() > 0
 
 
+@pytest.mark.parametrize("learn", [True, False])
+def test_held_presence_logits_pass_no_gradient(model_and_output, learn):
+  model, images, _ = model_and_output
+  variables = model.inference.trainable_variables
+  with tf.GradientTape() as tape:
+    output = model(images, 0.3, seed=SEED, learn_presence=tf.constant(learn))
+    logits = tf.reduce_sum(output.posterior.z_pres_logits)
+  gradients = tape.gradient(logits, variables,
+                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
+  largest = max(float(tf.reduce_max(tf.abs(g))) for g in gradients)
+  assert (largest > 0) == learn
+  # The values are the same either way.
+  np.testing.assert_array_equal(
+      output.elbo, model(images, 0.3, seed=SEED).elbo)
+
+
 def test_deterministic_inference_is_repeatable_and_stops(model_and_output):
   model, images, _ = model_and_output
   first = model(images, 0.3, sample=False)

@@ -10,6 +10,7 @@ import tensorflow as tf
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf import tabletop_air
+from air_tf.model import score
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 from air_tf.tabletop_renderer import project
 from air_tf.training import TrainConfig, Trainer
@@ -117,3 +118,37 @@ def test_residual_attention_starts_near_a_lone_object():
   errors = np.linalg.norm(start - scenes.poses[:, 0, :2], axis=1)
   # Objects' footprints are 0.22-0.28 in radius: the start overlaps them.
   assert np.median(errors) < 0.2 and np.max(errors) < 0.35, errors
+
+
+def test_enumerated_identity_gradient_is_the_expectations(images):
+  tf.random.set_seed(0)
+  model = TabletopAIR(_CONFIG)
+  seed = tf.constant([3, 4])
+  posterior = model.inference(images, seed)
+  # The sampled ELBO keeps its value: the added term is zero.
+  np.testing.assert_allclose(
+      model(images, 0.5, seed=seed).elbo,
+      score(posterior, images, 0.5, model.prior, model.renderer).elbo,
+      rtol=1e-6)
+  logits = tf.constant(posterior.z_what_logits)
+  steps, num_shapes = _CONFIG.max_steps, shapes.NUM_SHAPES
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(logits)
+    term = model._identity_expectation(
+        images, posterior._replace(z_what_logits=logits))
+    # sum_i z_pres_i sum_k q_i(k) log p(x | identity_i = k), written out.
+    q = tf.nn.softmax(logits)
+    expectation = 0.0
+    for i in range(steps):
+      for k in range(num_shapes):
+        identities = np.array(posterior.z_what)
+        identities[:, i] = np.eye(num_shapes)[k]
+        log_likelihood = model.renderer.likelihood(model.renderer(
+            posterior.z_pres, posterior.z_where, identities)).log_prob(images)
+        expectation += tf.reduce_sum(posterior.z_pres[:, i] * q[:, i, k] *
+                                     log_likelihood)
+  np.testing.assert_array_equal(term, 0.0)
+  expected = tape.gradient(expectation, logits).numpy()
+  assert np.abs(expected).max() > 1.0  # Present objects make it nonzero.
+  np.testing.assert_allclose(tape.gradient(term, logits), expected,
+                             rtol=1e-4, atol=1e-3)

@@ -129,6 +129,8 @@ def test_bad_training_settings_are_rejected():
     TrainConfig(objective="iwae")
   with pytest.raises(ValueError, match="vimco objective needs"):
     TrainConfig(objective="vimco", samples_per_image=1)
+  with pytest.raises(ValueError, match="presence_warmup_steps must be >= 0"):
+    TrainConfig(presence_warmup_steps=-1)
 
 
 def test_vimco_training_raises_the_k_sample_bound(tiny_config):
