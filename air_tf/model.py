@@ -117,6 +117,10 @@ def elbos_by_count(model, images: tf.Tensor,
 class AIR(snt.Module):
   """Attend, Infer, Repeat (Eslami et al., 2016)."""
 
+  # Training steps before q(z_pres) learns (`TrainConfig`): none, as the
+  # decoder's objects start almost empty and cost little.
+  PRESENCE_WARMUP_STEPS = 0
+
   def __init__(self, config: AIRConfig, name: str = "air"):
     super().__init__(name=name)
     self.config = config

@@ -332,6 +332,11 @@ class TabletopInference(snt.Module):
 class TabletopAIR(snt.Module):
   """AIR whose generative model is the fixed table-top renderer."""
 
+  # Training steps before q(z_pres) learns (`TrainConfig`): the renderer
+  # draws every guess in full, so presence waits until poses and
+  # identities are learnt (docs/RESULTS.md, issue 16).
+  PRESENCE_WARMUP_STEPS = 1000
+
   def __init__(self, config: TabletopConfig, name: str = "tabletop_air"):
     super().__init__(name=name)
     self.config = config

@@ -64,8 +64,9 @@ class TrainConfig(JsonConfig):
       presence judges whether they pay. The table-top renderer draws a
       fresh network's guesses in full, and they cost more than they
       explain: without a warm-up q(z_pres) turned every step off within
-      300 steps (docs/RESULTS.md, issue 16). 0: none (2D AIR's decoder
-      starts empty and needs none).
+      300 steps (docs/RESULTS.md, issue 16). None: the model's own
+      (`PRESENCE_WARMUP_STEPS`: none for 2D AIR, whose decoder starts
+      empty).
     seed: seeds every random draw of training (with the step number).
     jit_compile: compile the step with XLA: 1.8x the steps/s of the
       default configuration on 2 CPU cores, twice the tracing time
@@ -87,7 +88,7 @@ class TrainConfig(JsonConfig):
   normalize_signal: bool = False
   samples_per_image: int = 4
   objective: str = "elbo"
-  presence_warmup_steps: int = 0
+  presence_warmup_steps: Optional[int] = None
   seed: int = 0
   jit_compile: bool = True
   num_train_images: int = 60000
@@ -120,7 +121,7 @@ class TrainConfig(JsonConfig):
       raise ValueError(f"seed must be >= 0, got {self.seed}.")
     for name in ("z_pres_prior_anneal_steps", "learning_rate_decay_start",
                  "learning_rate_decay_steps", "presence_warmup_steps"):
-      if getattr(self, name) < 0:
+      if getattr(self, name) is not None and getattr(self, name) < 0:
         raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
 
 
@@ -203,6 +204,9 @@ class Trainer(tf.Module):
           config.baseline_learning_rate)
       self.normalizer = estimator.SignalNormalizer(
           model.config.max_steps, scale=config.normalize_signal)
+    self._presence_warmup_steps = (
+        model.PRESENCE_WARMUP_STEPS if config.presence_warmup_steps is None
+        else config.presence_warmup_steps)
     self._compiled_gradients = tf.function(self._gradients,
                                            jit_compile=config.jit_compile)
     # With replicas the mean over them and the update run outside XLA,
@@ -256,8 +260,8 @@ class Trainer(tf.Module):
     prior_prob = z_pres_prior_prob(self.step, self.config)
     seed = tf.stack([tf.constant(self.config.seed, tf.int32),
                      tf.cast(self.step, tf.int32)])
-    learn_presence = (self.step >= self.config.presence_warmup_steps
-                      if self.config.presence_warmup_steps else None)
+    learn_presence = (self.step >= self._presence_warmup_steps
+                      if self._presence_warmup_steps else None)
     if self.strategy is None:
       parts = self._gradients(images, prior_prob, seed, learn_presence, 0, 1)
     else:
