@@ -12,7 +12,8 @@ TINY = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
                  window_size=6, lstm_size=16, encoder_hidden=(16,),
                  decoder_hidden=(16,), image_encoder_hidden=(16,),
                  baseline_lstm_size=8, baseline_hidden=(8,),
-                 z_where_prior_loc=(2.0, 0.0, 0.0), dair=False)
+                 z_where_prior_loc=(2.0, 0.0, 0.0), scale_range=1.0,
+                 dair=False)
 
 
 # Flags of experiments/train.py for a tiny model on a few multi-MNIST

@@ -23,7 +23,7 @@ CONFIG = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
                    window_size=6, lstm_size=16, encoder_hidden=(16,),
                    decoder_hidden=(16,), image_encoder_hidden=(16,),
                    baseline_lstm_size=8, baseline_hidden=(8,),
-                   z_where_prior_loc=(2.0, 0.0, 0.0))
+                   z_where_prior_loc=(2.0, 0.0, 0.0), scale_range=1.0)
 TRAINING = TrainConfig(batch_size=8, learning_rate=1e-2, seed=5,
                        z_pres_prior=0.1,
                        samples_per_image=2, jit_compile=False)

@@ -429,6 +429,14 @@ def test_tabletop_run_trains_evaluates_and_refuses_2d_flags(tmp_path):
   picture = tf.io.decode_png(tf.io.read_file(os.path.join(
       logdir, "examples.png")))
   assert picture.shape[-1] == 3 and "identity_accuracy" in result.stdout
+  _run("search_speed.py", f"--logdir={logdir}", "--num_images=2",
+       "--adam_steps=1,2", "--metropolis_steps=2", "--restarts=1",
+       f"--output={tmp_path / 'search'}")
+  with open(tmp_path / "search" / "search_speed.json") as f:
+    search = json.load(f)
+  assert [len(search["methods"][name]) for name in (
+      "air", "adam", "metropolis")] == [1, 2, 1]
+  assert os.path.exists(tmp_path / "search" / "search_speed.png")
   result = _run("train.py", f"--logdir={tmp_path / 'other'}",
                 *_TINY_TABLETOP_FLAGS, "--window_size=12", check=False)
   assert result.returncode == 1 and "Traceback" not in result.stderr
