@@ -138,7 +138,15 @@ def export(model: AIR, z_pres_prior: float, export_dir: str) -> None:
 
   The SavedModel is written next to `export_dir` and moved into place when
   complete, so `export_dir` never holds half a model.
+
+  Raises:
+    ValueError: `model` is not a 2D `AIR` (table-top runs are not
+      exported yet: their colour input and identities need their own
+      signatures).
   """
+  if not isinstance(model, AIR):
+    raise ValueError(f"Only 2D AIR runs can be exported for now; this run's "
+                     f"model is a {type(model).__name__}.")
   module = ServingModule(model, z_pres_prior)
   infer = {dtype: module.infer.get_concrete_function(
       tf.TensorSpec(None, dtype, name="images"))

@@ -40,7 +40,10 @@ def main(argv):
     cli.fail(error)
   if not 0 < prior < 1:
     cli.fail(f"--z_pres_prior must be in (0, 1), got {prior}.")
-  export.export(model, prior, FLAGS.export_dir)
+  try:
+    export.export(model, prior, FLAGS.export_dir)
+  except ValueError as error:
+    cli.fail(error)
   print(f"exported {checkpoint} (step {step}, prior probability of one "
         f"more object {prior:.3g}) to {FLAGS.export_dir}")
 
