@@ -50,7 +50,9 @@ def test_output_shapes_and_discrete_latents(images):
 
 def test_training_steps_raise_the_elbo(images):
   tf.random.set_seed(0)
-  model = TabletopAIR(_CONFIG)
+  # Two steps: each step's identity enumeration renders the scene three
+  # more times.
+  model = TabletopAIR(dataclasses.replace(_CONFIG, max_steps=2))
   trainer = Trainer(model, TrainConfig(batch_size=8, samples_per_image=2,
                                        learning_rate=3e-3, jit_compile=False,
                                        z_pres_prior=0.01))
