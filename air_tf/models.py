@@ -13,6 +13,8 @@ _MODELS = {AIRConfig: AIR, TabletopConfig: TabletopAIR}
 # Table-top scenes are explained by the renderer; every other dataset by
 # the learned 2D decoder.
 _TABLETOP_DATASET = "tabletop"
+_EXPLAINED_BY = {AIRConfig: "the 2D decoder",
+                 TabletopConfig: "the table-top renderer"}
 
 
 def make_model(config: ModelConfig) -> Model:
@@ -20,11 +22,15 @@ def make_model(config: ModelConfig) -> Model:
   return _MODELS[type(config)](config)
 
 
+def config_kind(dataset: str) -> type:
+  """The model configuration that explains `dataset`."""
+  return TabletopConfig if dataset == _TABLETOP_DATASET else AIRConfig
+
+
 def check_dataset(config: ModelConfig, dataset: str) -> None:
   """Raises ValueError unless `config`'s model can explain `dataset`."""
-  tabletop = dataset == _TABLETOP_DATASET
-  if tabletop != isinstance(config, TabletopConfig):
-    raise ValueError(
-        f"The {dataset} dataset is explained by "
-        f"{'the table-top renderer (TabletopConfig)' if tabletop else 'the 2D decoder (AIRConfig)'}"
-        f", but the run's model is a {type(config).__name__}.")
+  kind = config_kind(dataset)
+  if not isinstance(config, kind):
+    raise ValueError(f"The {dataset} dataset is explained by "
+                     f"{_EXPLAINED_BY[kind]} ({kind.__name__}), but the "
+                     f"run's model is a {type(config).__name__}.")

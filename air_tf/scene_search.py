@@ -108,12 +108,6 @@ def _best(candidates: Hypotheses, poses: np.ndarray, log_joint: np.ndarray,
                flat[images, winner], seconds)
 
 
-def _random_starts(chains: int, batch_size: int, num_hypotheses: int,
-                   steps: int, seed: int) -> np.ndarray:
-  return pose_fitting.random_poses((chains, batch_size, num_hypotheses,
-                                    steps), seed)
-
-
 def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
                 checkpoints: Sequence[int], restarts: int = 2,
                 learning_rate: float = 0.03, seed: int = 0) -> list[Found]:
@@ -133,8 +127,9 @@ def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
   """
   candidates = hypotheses(model.config.max_steps)
   log_joint = log_joint_fn(model, images, candidates, z_pres_prob)
-  starts = _random_starts(restarts, len(images), len(candidates.presence),
-                          model.config.max_steps, seed)
+  starts = pose_fitting.random_poses(
+      (restarts, len(images), len(candidates.presence),
+       model.config.max_steps), seed)
   poses = tf.Variable(starts)
   optimizer = snt.optimizers.Adam(learning_rate)
 
@@ -184,9 +179,9 @@ def metropolis_search(model: TabletopAIR, images: np.ndarray,
   kernel = tfp.mcmc.RandomWalkMetropolis(
       log_joint, new_state_fn=tfp.mcmc.random_walk_normal_fn(
           scale=tf.constant(step_scale, tf.float32)))
-  state = tf.constant(_random_starts(chains, len(images),
-                                     len(candidates.presence),
-                                     model.config.max_steps, seed))
+  state = tf.constant(pose_fitting.random_poses(
+      (chains, len(images), len(candidates.presence),
+       model.config.max_steps), seed))
   results = kernel.bootstrap_results(state)
   best_state, best = state, results.accepted_results.target_log_prob
 

@@ -29,6 +29,7 @@ from air_tf import cli
 from air_tf import config_flags
 from air_tf import datasets
 from air_tf import distribution
+from air_tf import models
 from air_tf import scenes
 from air_tf import tabletop_air
 from air_tf import training_loop
@@ -63,7 +64,7 @@ FLAGS = flags.FLAGS
 def _model_config():
   """The table-top model's configuration for the table-top dataset, the 2D
   model's for the others; flags of the other model are refused."""
-  kind = TabletopConfig if FLAGS.dataset == "tabletop" else AIRConfig
+  kind = models.config_kind(FLAGS.dataset)
   unused = [name for other, prefix in _FLAG_PREFIXES.items()
             if other is not kind
             for name in config_flags.given_flags(other, prefix=prefix)]
