@@ -99,6 +99,11 @@ class AIRConfig(JsonConfig):
   position_range: float = 1.0
   z_pres_floor: float = 0.0
 
+  @property
+  def image_shape(self) -> tuple[int, ...]:
+    """Shape of one image, `(H, W)`: grey."""
+    return tuple(self.canvas_size)
+
   def __post_init__(self):
     if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
       raise ValueError(f"canvas_size must be (H, W) with H, W >= 1, got "

@@ -1,16 +1,22 @@
 """A trained AIR as a SavedModel that plain TensorFlow can load and call.
 
-The SavedModel needs neither air_tf nor TensorFlow Probability to be
-loaded: `tf.saved_model.load(path)` gives its signatures
+Either model exports: the 2D AIR (grey images, `image_shape` `[H, W]`) and
+the table-top AIR (colour images, `image_shape` `[H, W, 3]`). The
+SavedModel needs neither air_tf nor TensorFlow Probability to be loaded:
+`tf.saved_model.load(path)` gives its signatures
 
-- `serving_default` and `infer`: `images` float32 `[B, H, W]` in [0, 1] ->
-  `count` int32 `[B]`, `z_pres_prob` float32 `[B, N]`, `boxes` float32
-  `[B, N, 4]` (ymin, xmin, ymax, xmax) in pixels, `z_what` float32
-  `[B, N, D]`, `reconstruction` float32 `[B, H, W]`. Deterministic: the
-  posterior means, and z_pres_i = [q(z_pres_i = 1) > 0.5] until the first
-  absent step. Rows of absent objects are zero.
-- `sample`: `num_samples` int32 scalar -> `images` `[B, H, W]`, `count`
-  `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.
+- `serving_default` and `infer`: `images` float32 `[B, *image_shape]` in
+  [0, 1] -> `count` int32 `[B]`, `z_pres_prob` float32 `[B, N]`, `boxes`
+  float32 `[B, N, 4]` (ymin, xmin, ymax, xmax) in pixels, `z_where`
+  float32 `[B, N, 3]` (2D: scale, x, y of the window; table-top: x, y on
+  the table and rotation about the vertical axis in radians), `z_what`
+  float32 `[B, N, D]` (2D: the appearance code; table-top: the one-hot
+  identity, D = 3: cube, sphere, cylinder), `reconstruction` float32
+  `[B, *image_shape]`. Deterministic: the posterior means (the most
+  probable identity), and z_pres_i = [q(z_pres_i = 1) > 0.5] until the
+  first absent step. Rows of absent objects are zero.
+- `sample`: `num_samples` int32 scalar -> `images` `[B, *image_shape]`,
+  `count` `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.
 
 The same inference is the loaded object's function `infer(images)`, which
 refuses float64, float16, bfloat16, uint8, int32 and int64 images with a
@@ -19,8 +25,10 @@ float32, leave that to TensorFlow: "expected to be a float tensor but is
 a double tensor").
 
 The model's configuration is stored as variables: `config_json` (the whole
-`AIRConfig` as JSON), `canvas_size` `[2]`, `max_steps`, `z_what_size` and
-`z_pres_prior` (the prior probability `sample` draws objects with).
+`AIRConfig` or `TabletopConfig` as JSON), `model_kind` ("AIR" or
+"TabletopAIR"), `image_shape` `[2]` or `[3]`, `canvas_size` `[2]`,
+`max_steps`, `z_what_size` and `z_pres_prior` (the prior probability
+`sample` draws objects with).
 """
 
 import os
@@ -28,7 +36,8 @@ import shutil
 
 import tensorflow as tf
 
-from air_tf.model import AIR, presence_before
+from air_tf import models
+from air_tf.model import presence_before
 
 
 # Image dtypes that `infer` refuses with a message naming float32 and what
@@ -38,10 +47,11 @@ _REFUSED_DTYPES = (tf.float64, tf.float16, tf.bfloat16, tf.uint8, tf.int32,
 
 
 def _checked_images(images: tf.Tensor,
-                    canvas_size: tuple[int, int]) -> tf.Tensor:
-  """`images` with a static `[B, H, W]` shape, or an error saying why not."""
-  height, width = canvas_size
-  expected = (f"expected float32 images of shape [B, {height}, {width}], "
+                    image_shape: tuple[int, ...]) -> tf.Tensor:
+  """`images` with a static `[B, *image_shape]` shape, or an error saying
+  why not."""
+  expected = (f"expected float32 images of shape "
+              f"[B, {', '.join(str(size) for size in image_shape)}], "
               f"B >= 1, with values in [0, 1]")
   if images.dtype != tf.float32:
     refusal = tf.debugging.Assert(False, [
@@ -50,12 +60,14 @@ def _checked_images(images: tf.Tensor,
     with tf.control_dependencies([refusal]):
       images = tf.cast(images, tf.float32)
   rank_check = tf.debugging.assert_rank(
-      images, 3, message=f"images have the wrong rank: {expected}")
+      images, 1 + len(image_shape),
+      message=f"images have the wrong rank: {expected}")
   with tf.control_dependencies([rank_check]):
     shape = tf.shape(images)
   size_check = tf.debugging.assert_equal(
-      shape[1:3], tf.constant([height, width]),
-      message=f"images have the wrong height/width: {expected}")
+      shape[1:], tf.constant(image_shape),
+      message=f"images have the wrong {_dimension_names(image_shape)}: "
+              f"{expected}")
   with tf.control_dependencies([size_check]):
     empty_check = tf.debugging.assert_positive(
         shape[0], message=f"the batch is empty: {expected}")
@@ -71,18 +83,24 @@ def _checked_images(images: tf.Tensor,
     checked = tf.identity(images)
   # Static shape only: a runtime tf.ensure_shape would fail during shape
   # inference, before the checks above could say what was wrong.
-  checked.set_shape([None, height, width])
+  checked.set_shape([None, *image_shape])
   return checked
+
+
+def _dimension_names(image_shape: tuple[int, ...]) -> str:
+  return "height/width" + ("/channels" if len(image_shape) == 3 else "")
 
 
 class ServingModule(tf.Module):
   """The exported functions and configuration of one trained AIR."""
 
-  def __init__(self, model: AIR, z_pres_prior: float):
+  def __init__(self, model: models.Model, z_pres_prior: float):
     super().__init__(name="air_serving")
     config = model.config
     self._model = model
     self.config_json = tf.Variable(config.to_json(), trainable=False)
+    self.model_kind = tf.Variable(type(model).__name__, trainable=False)
+    self.image_shape = tf.Variable(list(config.image_shape), trainable=False)
     self.canvas_size = tf.Variable(list(config.canvas_size), trainable=False)
     self.max_steps = tf.Variable(config.max_steps, trainable=False)
     self.z_what_size = tf.Variable(config.z_what_size, trainable=False)
@@ -97,8 +115,8 @@ class ServingModule(tf.Module):
   @tf.function
   def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """Deterministic inference; see the module docstring."""
-    return self._infer_checked(_checked_images(images,
-                                               self._model.config.canvas_size))
+    return self._infer_checked(_checked_images(
+        images, self._model.config.image_shape))
 
   # Compiled apart from the checks, whose assertions XLA cannot run: the
   # whole inference loop becomes one XLA computation per batch size.
@@ -112,6 +130,7 @@ class ServingModule(tf.Module):
         "count": tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32),
         "z_pres_prob": tf.sigmoid(posterior.z_pres_logits) * reached,
         "boxes": self._boxes(z_pres, posterior.z_where, posterior.z_what),
+        "z_where": posterior.z_where * z_pres[..., tf.newaxis],
         "z_what": posterior.z_what * z_pres[..., tf.newaxis],
         "reconstruction": model.renderer(z_pres, posterior.z_where,
                                          posterior.z_what),
@@ -133,20 +152,13 @@ class ServingModule(tf.Module):
     }
 
 
-def export(model: AIR, z_pres_prior: float, export_dir: str) -> None:
+def export(model: models.Model, z_pres_prior: float,
+           export_dir: str) -> None:
   """Writes the SavedModel of `model` to `export_dir`, replacing it.
 
   The SavedModel is written next to `export_dir` and moved into place when
   complete, so `export_dir` never holds half a model.
-
-  Raises:
-    ValueError: `model` is not a 2D `AIR` (table-top runs are not
-      exported yet: their colour input and identities need their own
-      signatures).
   """
-  if not isinstance(model, AIR):
-    raise ValueError(f"Only 2D AIR runs can be exported for now; this run's "
-                     f"model is a {type(model).__name__}.")
   module = ServingModule(model, z_pres_prior)
   infer = {dtype: module.infer.get_concrete_function(
       tf.TensorSpec(None, dtype, name="images"))

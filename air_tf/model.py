@@ -114,6 +114,27 @@ def elbos_by_count(model, images: tf.Tensor,
   return tf.stack(elbos, axis=1)
 
 
+def generate(model, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
+             seed: tf.Tensor) -> dict[str, tf.Tensor]:
+  """Samples scenes from the prior of `model` and renders them.
+
+  Args:
+    model: an `AIR` or a model with the same `prior` and `renderer`, such
+      as the table-top one.
+    num_samples: B, a scalar.
+    z_pres_prob: scalar prior probability of one more object.
+    seed: `[2]` int32 stateless seed.
+
+  Returns:
+    The prior sample ("count", "z_pres", "z_where", "z_what") and "images"
+    `[B, *image_shape]`, the mean of p(x | z).
+  """
+  scene = model.prior.sample(num_samples, z_pres_prob, seed)
+  scene["images"] = model.renderer(scene["z_pres"], scene["z_where"],
+                                   scene["z_what"])
+  return scene
+
+
 class AIR(snt.Module):
   """Attend, Infer, Repeat (Eslami et al., 2016)."""
 
@@ -208,13 +229,5 @@ class AIR(snt.Module):
 
   def generate(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: tf.Tensor) -> dict[str, tf.Tensor]:
-    """Samples scenes from the prior and renders them.
-
-    Returns:
-      The prior sample ("count", "z_pres", "z_where", "z_what") and
-      "images" `[B, H, W]`, the mean of p(x | z).
-    """
-    scene = self.prior.sample(num_samples, z_pres_prob, seed)
-    scene["images"] = self.renderer(scene["z_pres"], scene["z_where"],
-                                    scene["z_what"])
-    return scene
+    """Scenes drawn from the prior (`generate`)."""
+    return generate(self, num_samples, z_pres_prob, seed)

@@ -29,7 +29,7 @@ from air_tf.inference import (SOFTPLUS_OF_ZERO, BatchPart, draw_normal,
                               draw_one_hot, draw_presence, held_unless,
                               image_encoder, normal_distribution,
                               pres_distribution, write_step)
-from air_tf.model import AIROutput, elbos_by_count, score
+from air_tf.model import AIROutput, elbos_by_count, generate, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
@@ -101,6 +101,16 @@ class TabletopConfig(JsonConfig):
   def canvas_size(self) -> tuple[int, int]:
     """(H, W) of the images, as `AIRConfig` names it."""
     return self.image_size, self.image_size
+
+  @property
+  def image_shape(self) -> tuple[int, int, int]:
+    """Shape of one image, `(H, W, 3)`: colour."""
+    return self.image_size, self.image_size, 3
+
+  @property
+  def z_what_size(self) -> int:
+    """Size of z_what, the one-hot identity over `shapes.SHAPES`."""
+    return shapes.NUM_SHAPES
 
   def __post_init__(self):
     for name in ("image_size", "max_steps", "lstm_size",
@@ -418,6 +428,11 @@ class TabletopAIR(snt.Module):
                   z_pres_prob: tf.Tensor) -> tf.Tensor:
     """`[B, N + 1]` the ELBO of each possible count (`elbos_by_count`)."""
     return elbos_by_count(self, images, z_pres_prob)
+
+  def generate(self, num_samples: tf.Tensor, z_pres_prob: tf.Tensor,
+               seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Scenes drawn from the prior (`model.generate`)."""
+    return generate(self, num_samples, z_pres_prob, seed)
 
   def object_boxes(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
     """`[B, N, 4]` (ymin, xmin, ymax, xmax) pixel edges of each step's

@@ -73,6 +73,12 @@ def main(argv):
   except (OSError, ValueError, AttributeError, tf.errors.OpError) as error:
     cli.fail(f"cannot load an exported AIR from --model {FLAGS.model} "
              f"({str(error).splitlines()[0]}).")
+  # SavedModels exported before colour models have no image_shape: grey.
+  image_shape = getattr(model, "image_shape", None)
+  if image_shape is not None and len(image_shape.numpy()) != 2:
+    cli.fail(f"--model {FLAGS.model} takes colour images "
+             f"{image_shape.numpy().tolist()}; annotate.py reads grey "
+             f"images for a 2D AIR.")
   try:
     files = annotate.input_files(FLAGS.input)
   except FileNotFoundError as error:

@@ -7,6 +7,9 @@ The SavedModel loads with plain TensorFlow (no air_tf):
     model = tf.saved_model.load("runs/air/export")
     out = model.signatures["serving_default"](images=images)  # [B, 50, 50]
 
+A table-top run's SavedModel takes colour images (`[B, 64, 64, 3]` by
+default) and answers each object's identity and pose as well.
+
 See air_tf/export.py for its signatures.
 """
 

@@ -437,12 +437,6 @@ def test_tabletop_run_trains_evaluates_and_refuses_2d_flags(tmp_path):
   assert [len(search["methods"][name]) for name in (
       "air", "adam", "metropolis")] == [1, 2, 1]
   assert os.path.exists(tmp_path / "search" / "search_speed.png")
-  result = _run("export.py", f"--logdir={logdir}",
-                f"--export_dir={tmp_path / 'export'}", check=False)
-  assert result.returncode == 1 and "Traceback" not in result.stderr
-  assert result.stderr.strip().splitlines()[-1] == (
-      "error: Only 2D AIR runs can be exported for now; this run's model "
-      "is a TabletopAIR.")
   result = _run("train.py", f"--logdir={tmp_path / 'other'}",
                 *_TINY_TABLETOP_FLAGS, "--window_size=12", check=False)
   assert result.returncode == 1 and "Traceback" not in result.stderr

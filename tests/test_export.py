@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from air_tf import export
 from air_tf.model import AIR
+from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 from conftest import variable_named
 
 # Runs in a fresh interpreter that must never import air_tf.
@@ -89,8 +90,8 @@ def test_plain_tensorflow_loads_and_matches_the_model(exported, tiny_config,
   assert info["canvas_size"] == list(tiny_config.canvas_size)
   assert info["max_steps"] == 3 and info["z_what_size"] == 4
   assert info["dtypes"] == {"count": "int32", "z_pres_prob": "float32",
-                            "boxes": "float32", "z_what": "float32",
-                            "reconstruction": "float32"}
+                            "boxes": "float32", "z_where": "float32",
+                            "z_what": "float32", "reconstruction": "float32"}
 
   out = np.load(tmp_path / "out.npz")
   expected = model(tf.constant(images), 0.5, sample=False)
@@ -102,6 +103,10 @@ def test_plain_tensorflow_loads_and_matches_the_model(exported, tiny_config,
   assert len(set(out["count"])) > 1  # The check below sees both cases.
   assert np.all(out["boxes"][~present] == 0)
   assert np.all(out["z_what"][~present] == 0)
+  np.testing.assert_allclose(
+      out["z_where"][present],
+      expected.posterior.z_where.numpy()[present], rtol=1e-5, atol=1e-6)
+  assert np.all(out["z_where"][~present] == 0)
   assert np.all(out["boxes"][present][:, 2:] > out["boxes"][present][:, :2])
   # Probabilities are 0 where a step was never reached.
   reached = np.arange(3) <= out["count"][:, None]
@@ -163,3 +168,51 @@ def test_export_replaces_an_old_export_whole(exported, tmp_path):
   assert not (target / "stale.txt").exists()
   assert (target / "saved_model.pb").exists()
   assert not (tmp_path / "air.partial").exists()
+
+
+def test_a_tabletop_model_exports_colour_inference(tmp_path):
+  config = TabletopConfig(image_size=16, lstm_size=8, baseline_lstm_size=4,
+                          image_encoder_hidden=(8,), baseline_hidden=(4,))
+  tf.random.set_seed(2)
+  model = TabletopAIR(config)
+  model.build()
+  export_dir = str(tmp_path / "tabletop")
+  export.export(model, 0.5, export_dir)
+  loaded = tf.saved_model.load(export_dir)
+  assert loaded.model_kind.numpy() == b"TabletopAIR"
+  assert loaded.image_shape.numpy().tolist() == [16, 16, 3]
+  assert int(loaded.z_what_size.numpy()) == 3
+  images = tf.random.stateless_uniform([4, 16, 16, 3], seed=[0, 3])
+  out = loaded.signatures["serving_default"](images=images)
+  expected = model(images, 0.5, sample=False)
+  np.testing.assert_array_equal(out["count"], expected.count)
+  # The renderer's root finding, compiled by XLA, rounds differently, and
+  # each step reads the residual of the objects before it.
+  np.testing.assert_allclose(out["reconstruction"], expected.reconstruction,
+                             atol=1e-3)
+  present = expected.posterior.z_pres.numpy() > 0
+  assert present.any()  # The checks below see objects.
+  np.testing.assert_allclose(out["z_where"].numpy()[present],
+                             expected.posterior.z_where.numpy()[present],
+                             atol=1e-4)
+  # The identity of each present object is one-hot; absent rows are zero.
+  np.testing.assert_array_equal(out["z_what"].numpy().sum(-1), present)
+  assert out["reconstruction"].shape == (4, 16, 16, 3)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="(?s)wrong rank.*expected float32 images of "
+                           "shape \\[B, 16, 16, 3\\]"):
+    loaded.signatures["serving_default"](images=tf.zeros([2, 16, 16]))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="wrong height/width/channels"):
+    loaded.signatures["serving_default"](images=tf.zeros([2, 16, 16, 1]))
+  samples = loaded.signatures["sample"](num_samples=tf.constant(3))
+  assert samples["images"].shape == (3, 16, 16, 3)
+  # annotate.py reads grey images: it refuses a colour model in one line.
+  result = subprocess.run(
+      [sys.executable, os.path.join(os.path.dirname(os.path.dirname(
+          os.path.abspath(__file__))), "experiments", "annotate.py"),
+       f"--model={export_dir}", f"--input={tmp_path}",
+       f"--output={tmp_path / 'out'}"], capture_output=True, text=True)
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].endswith(
+      "annotate.py reads grey images for a 2D AIR.")
