@@ -110,7 +110,8 @@ def _best(candidates: Hypotheses, poses: np.ndarray, log_joint: np.ndarray,
 
 def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
                 checkpoints: Sequence[int], restarts: int = 2,
-                learning_rate: float = 0.03, seed: int = 0) -> list[Found]:
+                learning_rate: float = 0.03, seed: int = 0,
+                jit_compile: bool = True) -> list[Found]:
   """Adam on every hypothesis's poses from `restarts` random starts.
 
   Args:
@@ -121,6 +122,8 @@ def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
     restarts: random starts per image and hypothesis.
     learning_rate: Adam's step size.
     seed: of the starts.
+    jit_compile: compile the search with XLA (TensorFlow's own kernels
+      compile faster, for short searches).
 
   Returns:
     One `Found` per checkpoint (times leave out tracing and compiling).
@@ -133,13 +136,13 @@ def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
   poses = tf.Variable(starts)
   optimizer = snt.optimizers.Adam(learning_rate)
 
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=jit_compile)
   def step():
     with tf.GradientTape() as tape:
       loss = -tf.reduce_sum(log_joint(poses))
     optimizer.apply([tape.gradient(loss, poses)], [poses])
 
-  evaluate = tf.function(log_joint, jit_compile=True)
+  evaluate = tf.function(log_joint, jit_compile=jit_compile)
   # Compiled by one step, which is then undone.
   step()
   evaluate(poses)
@@ -161,13 +164,13 @@ def metropolis_search(model: TabletopAIR, images: np.ndarray,
                       chains: int = 2,
                       step_scale: tuple[float, float, float] = (0.03, 0.03,
                                                                 0.2),
-                      seed: int = 0) -> list[Found]:
+                      seed: int = 0, jit_compile: bool = True) -> list[Found]:
   """Random-walk Metropolis on every hypothesis's poses, `chains` chains
   from random starts, keeping the best state each chain has visited.
 
   Args:
-    model, images, z_pres_prob, checkpoints, seed: as `adam_search`
-      (checkpoints count Metropolis steps).
+    model, images, z_pres_prob, checkpoints, seed, jit_compile: as
+      `adam_search` (checkpoints count Metropolis steps).
     chains: chains per image and hypothesis.
     step_scale: standard deviation of the proposal of (x, y, rotation).
 
@@ -185,7 +188,7 @@ def metropolis_search(model: TabletopAIR, images: np.ndarray,
   results = kernel.bootstrap_results(state)
   best_state, best = state, results.accepted_results.target_log_prob
 
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=jit_compile)
   def run(state, results, best_state, best, count, seed):
     def body(k, state, results, best_state, best):
       state, results = kernel.one_step(

@@ -160,15 +160,20 @@ class SceneRenderer(Renderer):
       image_size: side of the square images.
       edge_softness: width of the silhouettes' edges, world units.
       likelihood_std: standard deviation of the normal pixel likelihood.
-      gradients: "autodiff" or "finite_differences" (`TabletopRenderer`).
+      gradients: how the likelihood's mean is differentiated, "autodiff"
+        or "finite_differences" (`TabletopRenderer`). DAIR's residual,
+        rendered inside the inference loop, is differentiated by autodiff
+        either way: TensorFlow cannot take a custom gradient that
+        captures tensors inside a `tf.while_loop`.
       name: the module's name.
     """
     super().__init__((image_size, image_size), "normal", likelihood_std,
                      name=name)
-    self.scene = TabletopRenderer(Camera(image_size=image_size),
-                                  edge_softness=edge_softness,
+    camera = Camera(image_size=image_size)
+    self.scene = TabletopRenderer(camera, edge_softness=edge_softness,
                                   gradients=gradients)
-    self._table = self.scene(tf.zeros([1, 1]),
+    self._objects = TabletopRenderer(camera, edge_softness=edge_softness)
+    self._table = self._objects(tf.zeros([1, 1]),
                              tf.one_hot([[0]], shapes.NUM_SHAPES),
                              tf.zeros([1, 1, _POSE_SIZE]))[0]
 
@@ -180,7 +185,7 @@ class SceneRenderer(Renderer):
     """What one object adds to the empty table, `[M, 3], [M, S] ->
     [M, H, W, 3]` (objects that hide each other do not add up exactly: for
     DAIR's residual, not for the likelihood)."""
-    alone = self.scene(tf.ones([tf.shape(z_where)[0], 1]),
+    alone = self._objects(tf.ones([tf.shape(z_where)[0], 1]),
                        z_what[:, tf.newaxis], z_where[:, tf.newaxis])
     return alone - self._table
 

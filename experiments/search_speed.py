@@ -41,6 +41,7 @@ flags.DEFINE_list("metropolis_steps", ["100", "300", "1000"], "Metropolis "
                   "steps after which the best state is scored.")
 flags.DEFINE_integer("restarts", 2, "Random starts (Adam) or chains "
                      "(Metropolis) per image and hypothesis.", lower_bound=1)
+flags.DEFINE_bool("jit_compile", True, "Compile the searches with XLA.")
 flags.mark_flag_as_required("logdir")
 
 FLAGS = flags.FLAGS
@@ -93,10 +94,11 @@ def main(argv):
   print(f"AIR (step {step}): {air}", flush=True)
   searches = {
       "adam": lambda: scene_search.adam_search(
-          model, images, prior, budgets["adam"], restarts=FLAGS.restarts),
+          model, images, prior, budgets["adam"], restarts=FLAGS.restarts,
+          jit_compile=FLAGS.jit_compile),
       "metropolis": lambda: scene_search.metropolis_search(
           model, images, prior, budgets["metropolis"],
-          chains=FLAGS.restarts)}
+          chains=FLAGS.restarts, jit_compile=FLAGS.jit_compile)}
   results = {"air": [air]}
   for name, search in searches.items():
     results[name] = []

@@ -17,14 +17,15 @@ TINY = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
 
 
 # Flags of experiments/train.py for a tiny model on a few multi-MNIST
-# images, for the tests that run the binaries.
+# images, for the tests that run the binaries. TensorFlow's own kernels:
+# XLA's compilation would take longer than these runs' few steps.
 TINY_TRAIN_FLAGS = [
     "--lstm_size=16", "--baseline_lstm_size=8", "--window_size=6",
     "--z_what_size=4", "--image_encoder_hidden=16", "--encoder_hidden=16",
     "--decoder_hidden=16", "--baseline_hidden=8", "--batch_size=8",
     "--num_train_images=64", "--num_eval_images=16", "--eval_every=100000",
     "--log_every=50", "--checkpoint_every=10", "--learning_rate=1e-3",
-    "--nodair"]
+    "--nodair", "--nojit_compile"]
 
 
 @pytest.fixture(scope="session")

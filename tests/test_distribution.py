@@ -121,10 +121,11 @@ def test_a_batch_must_split_equally_across_replicas():
 
 def test_two_cpu_replicas_train_like_one_device(tmp_path):
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
-  # At once: tracing, most of these runs' time, takes one core.
-  processes = [_train(one, 6, wait=False),
+  # At once: tracing, most of these runs' time, takes one core. XLA on:
+  # each replica's step is compiled.
+  processes = [_train(one, 6, "--jit_compile", wait=False),
                _train(two, 6, "--strategy=mirrored", "--cpu_devices=2",
-                      wait=False)]
+                      "--jit_compile", wait=False)]
   (one_out, _), (two_out, _) = [_finish(process) for process in processes]
   assert _progress(two_out) == _progress(one_out)  # ELBOs to 0.01 nats.
   _assert_same_parameters(two, one)
@@ -135,16 +136,15 @@ def test_two_workers_checkpoint_once_and_resume_like_one_process(tmp_path):
   ports = _free_ports(2)
 
   def launch(steps):
-    return [_train(logdir, steps, "--strategy=multi_worker",
-                   "--nojit_compile", wait=False, env={
+    return [_train(logdir, steps, "--strategy=multi_worker", wait=False,
+                   env={
                        "TF_CONFIG": json.dumps({
                            "cluster": {"worker": [
                                f"localhost:{port}" for port in ports]},
                            "task": {"type": "worker", "index": index}})})
             for index in range(2)]
 
-  workers, one_process = launch(3), _train(alone, 6, "--nojit_compile",
-                                           wait=False)
+  workers, one_process = launch(3), _train(alone, 6, wait=False)
   (chief_out, _), (worker_out, _) = [_finish(process) for process in workers]
   assert _progress(chief_out) and not worker_out  # Only the chief reports.
   (chief_out, chief_err), (_, worker_err) = [
