@@ -24,7 +24,7 @@ TINY_TRAIN_FLAGS = [
     "--z_what_size=4", "--image_encoder_hidden=16", "--encoder_hidden=16",
     "--decoder_hidden=16", "--baseline_hidden=8", "--batch_size=8",
     "--num_train_images=64", "--num_eval_images=16", "--eval_every=100000",
-    "--log_every=50", "--checkpoint_every=10", "--learning_rate=1e-3",
+    "--log_every=50", "--checkpoint_every=50", "--learning_rate=1e-3",
     "--nodair", "--nojit_compile"]
 
 
