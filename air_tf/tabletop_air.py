@@ -172,7 +172,8 @@ class SceneRenderer(Renderer):
     camera = Camera(image_size=image_size)
     self.scene = TabletopRenderer(camera, edge_softness=edge_softness,
                                   gradients=gradients)
-    self._objects = TabletopRenderer(camera, edge_softness=edge_softness)
+    self._objects = self.scene if gradients == "autodiff" else (
+        TabletopRenderer(camera, edge_softness=edge_softness))
     self._table = self._objects(tf.zeros([1, 1]),
                              tf.one_hot([[0]], shapes.NUM_SHAPES),
                              tf.zeros([1, 1, _POSE_SIZE]))[0]
