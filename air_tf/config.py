@@ -2,7 +2,7 @@
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, Optional
 
 from air_tf.renderer import LIKELIHOODS
 
@@ -47,7 +47,11 @@ class AIRConfig(JsonConfig):
       with it, every step reads what is left, and the weights that taught
       step 1 to find a digit find the next one.
     likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
-    likelihood_std: pixel standard deviation of the normal likelihood.
+    likelihood_std: pixel standard deviation of the normal likelihood
+      (where the canvas is ink, with `likelihood_background_std`).
+    likelihood_background_std: the normal likelihood's standard deviation
+      where the canvas is empty, interpolated linearly in the canvas up to
+      `likelihood_std` where it is ink; None: `likelihood_std` everywhere.
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
@@ -90,6 +94,7 @@ class AIRConfig(JsonConfig):
   dair: bool = True
   likelihood: str = "normal"
   likelihood_std: float = 0.3
+  likelihood_background_std: Optional[float] = None
   decoder_output_bias: float = -2.0
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.4, 1.0, 1.0)
@@ -123,6 +128,12 @@ class AIRConfig(JsonConfig):
     if self.likelihood_std <= 0:
       raise ValueError(f"likelihood_std must be > 0, got "
                        f"{self.likelihood_std}.")
+    if self.likelihood_background_std is not None and (
+        self.likelihood_background_std <= 0 or self.likelihood != "normal"):
+      raise ValueError(f"likelihood_background_std must be > 0 and needs "
+                       f"likelihood='normal', got "
+                       f"{self.likelihood_background_std} with "
+                       f"likelihood={self.likelihood!r}.")
     if not 0 <= self.scale_range < self.z_where_prior_loc[0]:
       raise ValueError(f"scale_range must be in [0, {self.z_where_prior_loc[0]}"
                        f") so that scales stay positive, got "

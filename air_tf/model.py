@@ -149,7 +149,8 @@ class AIR(snt.Module):
                        config.z_where_prior_loc, config.z_where_prior_scale)
     self.renderer = DecoderRenderer(
         config.canvas_size, config.window_size, config.decoder_hidden,
-        config.decoder_output_bias, config.likelihood, config.likelihood_std)
+        config.decoder_output_bias, config.likelihood, config.likelihood_std,
+        config.likelihood_background_std)
     self.inference = InferenceNetwork(
         self.renderer, config.max_steps, config.z_what_size,
         config.window_size, config.lstm_size, config.encoder_hidden,

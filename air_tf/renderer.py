@@ -6,6 +6,7 @@ well as the learned `DecoderRenderer`.
 """
 
 import abc
+from typing import Optional
 
 import sonnet as snt
 import tensorflow as tf
@@ -28,14 +29,20 @@ class Renderer(snt.Module, abc.ABC):
   """
 
   def __init__(self, canvas_size: tuple[int, int], likelihood: str,
-               likelihood_std: float, name: str):
+               likelihood_std: float, name: str,
+               likelihood_background_std: Optional[float] = None):
     """Constructs a renderer.
 
     Args:
       canvas_size: (H, W) of the images.
       likelihood: "normal" (std `likelihood_std`) or "bernoulli".
-      likelihood_std: pixel standard deviation of the normal likelihood.
+      likelihood_std: pixel standard deviation of the normal likelihood
+        where the canvas is ink (1).
       name: the module's name.
+      likelihood_background_std: the normal likelihood's standard deviation
+        where the canvas is empty (0); between the two it is interpolated
+        linearly in the canvas (clipped to [0, 1]). None: `likelihood_std`
+        everywhere.
     """
     super().__init__(name=name)
     if likelihood not in LIKELIHOODS:
@@ -44,6 +51,7 @@ class Renderer(snt.Module, abc.ABC):
     self.canvas_size = tuple(canvas_size)
     self._likelihood = likelihood
     self._likelihood_std = likelihood_std
+    self._likelihood_background_std = likelihood_background_std
 
   @abc.abstractmethod
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
@@ -75,9 +83,22 @@ class Renderer(snt.Module, abc.ABC):
                                1.0 - _BERNOULLI_EPSILON)
       pixels = tfd.Bernoulli(probs=probs, dtype=tf.float32)
     else:
-      pixels = tfd.Normal(canvas, self._likelihood_std)
+      pixels = tfd.Normal(canvas, self._pixel_std(canvas))
     return tfd.Independent(pixels,
                            reinterpreted_batch_ndims=canvas.shape.rank - 1)
+
+  def _pixel_std(self, canvas: tf.Tensor) -> tf.Tensor | float:
+    """The normal likelihood's standard deviation, `[B, ...]` or a scalar.
+
+    Ink where the canvas is empty is surer evidence of an object than a
+    stroke drawn a little off inside one: a smaller background std makes a
+    small, faint digit left unexplained cost more than the strokes an
+    imperfect drawing of a large digit leaves (issue 13)."""
+    if self._likelihood_background_std is None:
+      return self._likelihood_std
+    ink = tf.clip_by_value(canvas, 0.0, 1.0)
+    return (self._likelihood_background_std +
+            (self._likelihood_std - self._likelihood_background_std) * ink)
 
 
 class DecoderRenderer(Renderer):
@@ -87,6 +108,7 @@ class DecoderRenderer(Renderer):
   def __init__(self, canvas_size: tuple[int, int], window_size: int,
                hidden_sizes: tuple[int, ...], output_bias: float,
                likelihood: str, likelihood_std: float,
+               likelihood_background_std: Optional[float] = None,
                name: str = "renderer"):
     """Constructs the renderer.
 
@@ -97,10 +119,14 @@ class DecoderRenderer(Renderer):
       output_bias: added to the decoder's logits before the sigmoid, so that
         objects start almost empty.
       likelihood: "normal" or "bernoulli" (see `Renderer`).
-      likelihood_std: pixel standard deviation of the normal likelihood.
+      likelihood_std: pixel standard deviation of the normal likelihood
+        (where the canvas is ink).
+      likelihood_background_std: its standard deviation where the canvas
+        is empty (see `Renderer`).
       name: the module's name.
     """
-    super().__init__(canvas_size, likelihood, likelihood_std, name=name)
+    super().__init__(canvas_size, likelihood, likelihood_std, name=name,
+                     likelihood_background_std=likelihood_background_std)
     self._window_size = window_size
     self._output_bias = output_bias
     self._decoder = snt.nets.MLP(list(hidden_sizes) + [window_size ** 2],

@@ -12,6 +12,9 @@ def test_json_round_trip():
     ({"likelihood": "poisson"}, "likelihood"),
     ({"max_steps": 0}, "max_steps"),
     ({"likelihood_std": 0.0}, "likelihood_std"),
+    ({"likelihood_background_std": 0.0}, "likelihood_background_std"),
+    ({"likelihood": "bernoulli", "likelihood_background_std": 0.1},
+     "likelihood_background_std"),
     ({"scale_range": 3.0}, "scale_range"),
 ])
 def test_bad_configs_say_what_is_wrong(changes, message):

@@ -71,6 +71,27 @@ def test_a_normal_likelihood_peaks_at_the_canvas():
                              rtol=1e-5)
 
 
+def test_a_background_std_scores_each_pixel_by_its_own_normal():
+  renderer = DecoderRenderer((2, 3), 2, (8,), 0.0, "normal", 0.3,
+                             likelihood_background_std=0.1)
+  canvas = np.array([[[0.0, 0.25, 0.5], [1.0, 1.5, -0.2]]], np.float32)
+  image = np.array([[[0.4, 0.0, 1.0], [0.9, 1.0, 0.0]]], np.float32)
+  std = 0.1 + 0.2 * np.clip(canvas, 0, 1)  # 0.1 on empty canvas, 0.3 on ink.
+  expected = np.sum(-0.5 * ((image - canvas) / std) ** 2 - np.log(std) -
+                    0.5 * np.log(2 * np.pi))
+  np.testing.assert_allclose(
+      renderer.likelihood(tf.constant(canvas)).log_prob(image), [expected],
+      rtol=1e-5)
+  # Equal stds are the plain normal likelihood.
+  same = DecoderRenderer((2, 3), 2, (8,), 0.0, "normal", 0.3,
+                         likelihood_background_std=0.3)
+  plain = DecoderRenderer((2, 3), 2, (8,), 0.0, "normal", 0.3)
+  canvas = tf.constant(canvas)
+  np.testing.assert_allclose(same.likelihood(canvas).log_prob(image),
+                             plain.likelihood(canvas).log_prob(image),
+                             rtol=1e-6)
+
+
 def test_an_unknown_likelihood_says_what_is_known():
   with pytest.raises(ValueError, match="likelihood must be one of"):
     DecoderRenderer((16, 16), 6, (8,), 0.0, "poisson", 0.3)
