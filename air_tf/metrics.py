@@ -30,6 +30,9 @@ class Evaluation:
     elbo: mean single-sample ELBO (nats per image).
     iw_bound: mean K-sample importance-weighted bound, or None.
     iw_samples: K.
+    inferred: the deterministic inference the counts came from
+      (`Evaluator.infer` of every image), for pictures and object figures
+      without inferring again.
   """
   count_accuracy: float
   confusion: np.ndarray
@@ -37,6 +40,17 @@ class Evaluation:
   elbo: float
   iw_bound: float | None = None
   iw_samples: int = 0
+  inferred: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+
+def object_figures(scenes: tabletop.TabletopScenes,
+                   inferred: Mapping[str, np.ndarray]) -> dict[str, float]:
+  """How well deterministic inference (`Evaluator.infer` of `scenes`'
+  images) found the table-top objects of `scenes`
+  (`tabletop.object_figures`)."""
+  return tabletop.object_figures(scenes, inferred["z_pres"] > 0,
+                                 inferred["z_where"],
+                                 inferred["z_what"].argmax(-1))
 
 
 class Evaluator:
@@ -89,15 +103,6 @@ class Evaluator:
                           tf.constant(z_pres_prob, tf.float32)).numpy()
         for start in range(0, len(images), self._batch_size)]).argmax(1)
 
-  def object_figures(self, scenes: tabletop.TabletopScenes,
-                     z_pres_prob: float) -> dict[str, float]:
-    """How well deterministic inference finds the table-top objects of
-    `scenes` (`tabletop.object_figures`)."""
-    inferred = self.infer(scenes.float_images(), z_pres_prob)
-    return tabletop.object_figures(scenes, inferred["z_pres"] > 0,
-                                   inferred["z_where"],
-                                   inferred["z_what"].argmax(-1))
-
   def count(self, images: np.ndarray, counts: np.ndarray,
             z_pres_prob: float,
             by_elbo: bool = False) -> tuple[float, np.ndarray]:
@@ -106,6 +111,11 @@ class Evaluator:
     `by_elbo`, by the count of highest ELBO."""
     inferred = (self.count_by_elbo(images, z_pres_prob) if by_elbo else
                 self.infer(images, z_pres_prob)["count"])
+    return self._scored(counts, inferred)
+
+  def _scored(self, counts: np.ndarray,
+              inferred: np.ndarray) -> tuple[float, np.ndarray]:
+    """(accuracy, confusion matrix) of `[K]` inferred counts."""
     confusion = confusion_matrix(counts, inferred,
                                  self._model.config.max_steps)
     return float(np.mean(inferred == counts)), confusion
@@ -125,7 +135,8 @@ class Evaluator:
     Returns:
       The `Evaluation`.
     """
-    accuracy, confusion = self.count(images, counts, z_pres_prob)
+    inferred = self.infer(images, z_pres_prob)
+    accuracy, confusion = self._scored(counts, inferred["count"])
     num_samples = max(iw_samples, 1)
     chunk = max(1, self._batch_size // num_samples)
     elbos, bounds = [], []
@@ -143,7 +154,7 @@ class Evaluator:
                          len(images)),
         elbo=float(np.mean(np.concatenate(elbos))),
         iw_bound=float(np.mean(np.concatenate(bounds))) if iw_samples else None,
-        iw_samples=iw_samples)
+        iw_samples=iw_samples, inferred=inferred)
 
 
 def first_reaching(records: Sequence[Mapping[str, float]], key: str,

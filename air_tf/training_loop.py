@@ -86,12 +86,12 @@ def _log_evaluation(evaluator: metrics.Evaluator, model: models.Model,
   (with the table-top objects' identity and pose errors)."""
   images = eval_set.float_images()
   result = evaluator(images, eval_set.counts, prior_prob, seed=step)
-  shown = evaluator.infer(images[:16], prior_prob)
+  shown = {name: value[:16] for name, value in result.inferred.items()}
   boxes = model.object_boxes(shown["z_where"], shown["z_what"]).numpy()
   picture = visualisation.comparison_grid(images[:16],
                                           shown["reconstruction"], boxes,
                                           shown["z_pres"] > 0)
-  objects = (evaluator.object_figures(eval_set, prior_prob)
+  objects = (metrics.object_figures(eval_set, result.inferred)
              if isinstance(eval_set, tabletop.TabletopScenes) else {})
   for name, value in (("count_accuracy", result.count_accuracy),
                       ("mean_count", result.mean_count),

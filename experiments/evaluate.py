@@ -112,7 +112,7 @@ def main(argv):
   if result.iw_bound is not None:
     print(f"{result.iw_samples}-sample IW bound: {result.iw_bound:.2f} "
           f"nats/image (first {iw_images} images)")
-  objects = (evaluator.object_figures(test, prior)
+  objects = (metrics.object_figures(test, result.inferred)
              if isinstance(test, tabletop.TabletopScenes) else {})
   for name, value in objects.items():
     print(f"{name}: {value:.4g}")
@@ -131,7 +131,8 @@ def main(argv):
                         **_counts_by_elbo(evaluator, variant_images,
                                           scenes.counts, prior)}
   if FLAGS.num_examples:
-    shown = evaluator.infer(images[:FLAGS.num_examples], prior)
+    shown = {name: value[:FLAGS.num_examples]
+             for name, value in result.inferred.items()}
     boxes = model.object_boxes(shown["z_where"], shown["z_what"]).numpy()
     png = FLAGS.png or os.path.join(FLAGS.logdir, "examples.png")
     visualisation.write_png(png, visualisation.comparison_grid(
