@@ -90,13 +90,16 @@ def test_learning_rate_holds_then_decays_log_linearly():
             for step in (0, 100, 125, 150, 1000)]
   np.testing.assert_allclose(values, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5],
                              rtol=1e-5)
-  np.testing.assert_allclose(float(learning_rate(7, TrainConfig())), 3e-4,
-                             rtol=1e-6)
+  default = [float(learning_rate(step, TrainConfig()))
+             for step in (7, 5000, 7500, 10000, 20000)]
+  np.testing.assert_allclose(default, [3e-4, 3e-4, np.sqrt(3e-4 * 3e-5),
+                                       3e-5, 3e-5], rtol=1e-5)
 
 
 def test_the_optimiser_steps_with_the_scheduled_learning_rate(tiny_config):
   tf.random.set_seed(0)
   decayed = dataclasses.replace(CONFIG, learning_rate_end=1e-4,
+                                learning_rate_decay_start=0,
                                 learning_rate_decay_steps=1)
   trainer = Trainer(AIR(tiny_config), decayed)
   first = trainer.train_step(_images())
