@@ -54,7 +54,7 @@ class AIRConfig(JsonConfig):
       `likelihood_std` where it is ink; None: `likelihood_std` everywhere.
       Meant to make a faint small digit left out cost more; at 0.15 the
       strokes an imperfect drawing leaves beside a digit cost more too, and
-      a probe split single digits (90.5% at step 8,000 against 97.6%;
+      a probe split single digits (90.5% at step 8,000 against 98.2%;
       docs/RESULTS.md, issue 13).
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.

@@ -34,9 +34,10 @@ class TrainConfig(JsonConfig):
       steps 5,000-10,000 by default: at a constant 3e-4 the held-out
       accuracy of a run swings by points between evaluations late in
       training, and some runs ended on a bad step; with the decay the
-      end is steady and counts small digits better (five seeds on scenes
-      not used to choose it, docs/RESULTS.md, issue 13). Runs longer than
-      10,000 steps go on at 3e-5.
+      end is steady, small digits are found more often and large ones
+      split a little more, the mean within the seeds' spread (five seeds
+      on scenes not used to choose it, docs/RESULTS.md, issue 13). Runs
+      longer than 10,000 steps go on at 3e-5.
     learning_rate_decay_start: the step the decay starts at.
     learning_rate_decay_steps: steps the decay takes (0: at once).
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
