@@ -61,10 +61,13 @@ def _clamp_scale(z_where: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 
 def _separable_sample(image: tf.Tensor, rows_at: tf.Tensor,
                       columns_at: tf.Tensor) -> tf.Tensor:
-  """Samples `[B, H, W]` images on the grid rows_at x columns_at."""
+  """Samples `[B, H, W]` or `[B, H, W, C]` images on the grid rows_at x
+  columns_at."""
   height, width = image.shape[1], image.shape[2]
   row_kernel = _sampling_kernel(rows_at, height)  # [B, out_h, H]
   column_kernel = _sampling_kernel(columns_at, width)  # [B, out_w, W]
+  if len(image.shape) == 4:
+    return tf.einsum("byh,bhwc,bxw->byxc", row_kernel, image, column_kernel)
   return tf.matmul(tf.matmul(row_kernel, image), column_kernel,
                    transpose_b=True)
 
@@ -74,12 +77,12 @@ def canvas_to_window(canvas: tf.Tensor, z_where: tf.Tensor,
   """Crops the glimpse that z_where points at.
 
   Args:
-    canvas: `[B, H, W]` images.
+    canvas: `[B, H, W]` images, or `[B, H, W, C]` with channels.
     z_where: `[B, 3]` (scale, x, y).
     window_size: side of the square glimpse in pixels.
 
   Returns:
-    `[B, window_size, window_size]` glimpses.
+    `[B, window_size, window_size]` glimpses (`[..., C]` with channels).
   """
   scale, x, y = _clamp_scale(z_where)
   window = _pixel_centres(window_size)[tf.newaxis, :]

@@ -4,12 +4,15 @@ network trained on the scene generator's labels instead of by the ELBO.
 Step i is taught the i-th object from the left (the order a person would
 label them in): z_pres_i by cross-entropy up to one step past the count,
 the identity by cross-entropy, and the pose by plain squared error on
-(x, y) and on the rotation angle itself, as the paper's supervised network
-was. A cube looks the same every 90 degrees, so the same picture comes
-with four labels for its angle and squared error teaches their mean, a
-quarter turn off what the picture shows; AIR, which explains the picture
-through the renderer, has no such average to learn. The trained network
-is a `TabletopAIR` like any other: `metrics.Evaluator` scores it.
+(x, y) and on the rotation angle, as the paper's supervised network was.
+The network states angles within one period of the shapes' symmetry
+(`tabletop_air.ROTATION_PERIOD`, a quarter turn), so the label is
+stated there too, as the same angle plus whole periods. What squared
+error still does not know is that the period's two ends are one angle:
+a cube at -44 degrees looks like one at +44 and costs 88 degrees of
+error, so near the seam it teaches the middle. AIR, which explains the
+picture through the renderer, has no such average to learn. The trained
+network is a `TabletopAIR` like any other: `metrics.Evaluator` scores it.
 """
 
 from typing import Callable, NamedTuple
@@ -23,7 +26,7 @@ from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import models
 from air_tf import tabletop
-from air_tf.tabletop_air import TabletopAIR, TabletopConfig
+from air_tf.tabletop_air import ROTATION_PERIOD, TabletopAIR, TabletopConfig
 
 
 class Labels(NamedTuple):
@@ -46,6 +49,12 @@ def labels(scenes: tabletop.TabletopScenes, indices: np.ndarray) -> Labels:
   return Labels(presence=tf.constant(present, tf.float32),
                 identities=tf.constant(np.maximum(identities, 0), tf.int32),
                 poses=tf.constant(poses, tf.float32))
+
+
+def _within_one_period(angle: tf.Tensor) -> tf.Tensor:
+  """The angle plus whole `ROTATION_PERIOD`s, in [-period / 2, period / 2)."""
+  half = ROTATION_PERIOD / 2
+  return tf.math.floormod(angle + half, ROTATION_PERIOD) - half
 
 
 def supervised_loss(model: TabletopAIR, images: tf.Tensor,
@@ -73,7 +82,8 @@ def supervised_loss(model: TabletopAIR, images: tf.Tensor,
           tf.square(posterior.z_where_loc[..., :2] - targets.poses[..., :2]),
           axis=-1),
       "rotation": present * tf.square(posterior.z_where_loc[..., 2] -
-                                      targets.poses[..., 2]),
+                                      _within_one_period(
+                                          targets.poses[..., 2])),
   }
   losses = {name: tf.reduce_mean(tf.reduce_sum(value, axis=1))
             for name, value in per_step.items()}

@@ -33,12 +33,19 @@ from air_tf.model import AIROutput, elbos_by_count, generate, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
+from air_tf.spatial_transformer import canvas_to_window
 from air_tf.tabletop_renderer import (GRADIENTS as RENDERER_GRADIENTS, Camera,
-                                      TabletopRenderer, camera_rays)
+                                      TabletopRenderer, camera_rays, project)
 
 tfd = tfp.distributions
 
 _POSE_SIZE = 3
+# Every shape looks the same after this turn about the vertical axis (the
+# cube's quarter turn; the others look the same after any turn).
+ROTATION_PERIOD = max(shape.symmetry for shape in shapes.SHAPES)
+# Height of the plane that objects' centres are taken to lie on where the
+# image is read: their mean half height above the table.
+_CENTRE_HEIGHT = float(np.mean([shape.half_height for shape in shapes.SHAPES]))
 IDENTITY_GRADIENTS = ("enumerate", "reinforce")
 # `TabletopConfig`'s fields are flags of this prefix: several share a name
 # with `AIRConfig`'s.
@@ -65,6 +72,10 @@ class TabletopConfig(JsonConfig):
     pose_prior_scale: prior std of (x, y, rotation); means 0. Scenes place
       centres uniformly within +-0.65 (std 0.375) and rotations anywhere.
     pose_posterior_init_std: roughly the posterior std of a fresh network.
+      The rotation's starts at 0.05 rad: a std that is a good share of
+      the cube's quarter-turn period averages the likelihood over it and
+      leaves the mean almost no gradient (at 0.5 it grew to 0.8 rad and
+      the rotation was not learnt: docs/RESULTS.md, issue 16).
     position_range: the posterior mean of (x, y) stays within +- this.
     residual_attention: each step's position starts from where the pixels
       still to explain (the DAIR residual) differ most from the model's
@@ -73,6 +84,8 @@ class TabletopConfig(JsonConfig):
       it a fresh network places objects at random, each costs far more
       than it explains, and q(z_pres) turned every step off within 300
       steps (docs/RESULTS.md, issue 16).
+    glimpse_hidden: hidden sizes of the MLP that reads the rotation from
+      the pixels around the object (`TabletopInference`).
     identity_gradient: how the identities' q learns. "enumerate": step i's
       expected log-likelihood over its three identities, the other latents
       held at their draws, differentiated exactly (3 N extra renders, in
@@ -97,9 +110,10 @@ class TabletopConfig(JsonConfig):
   likelihood_std: float = 0.1
   edge_softness: float = 0.02
   pose_prior_scale: tuple[float, float, float] = (0.4, 0.4, 2.0)
-  pose_posterior_init_std: tuple[float, float, float] = (0.1, 0.1, 0.5)
+  pose_posterior_init_std: tuple[float, float, float] = (0.1, 0.1, 0.05)
   position_range: float = 0.8
   residual_attention: bool = True
+  glimpse_hidden: tuple[int, ...] = (128,)
   identity_gradient: str = "enumerate"
   renderer_gradients: str = "autodiff"
 
@@ -133,6 +147,11 @@ class TabletopConfig(JsonConfig):
       raise ValueError(f"renderer_gradients must be one of "
                        f"{RENDERER_GRADIENTS}, got "
                        f"{self.renderer_gradients!r}.")
+    for name in ("image_encoder_hidden", "baseline_hidden",
+                 "glimpse_hidden"):
+      if min(getattr(self, name), default=1) < 1:
+        raise ValueError(f"{name} must be layer sizes >= 1, got "
+                         f"{getattr(self, name)}.")
     for name in ("pose_prior_scale", "pose_posterior_init_std"):
       if len(getattr(self, name)) != 3 or min(getattr(self, name)) <= 0:
         raise ValueError(f"{name} must be three stds > 0, got "
@@ -200,8 +219,7 @@ def _table_points(camera: Camera) -> np.ndarray:
   """`[H * W, 2]` (x, y) where each pixel's ray meets the plane of the
   objects' centres (their mean half height above the table)."""
   origin, directions = camera_rays(camera)
-  height = np.mean([shape.half_height for shape in shapes.SHAPES])
-  along = (height - origin[2]) / np.minimum(directions[:, 2], -1e-6)
+  along = (_CENTRE_HEIGHT - origin[2]) / np.minimum(directions[:, 2], -1e-6)
   return (origin[:2] + along[:, np.newaxis] * directions[:, :2]).astype(
       np.float32)
 
@@ -232,14 +250,15 @@ def identity_distribution(logits: tf.Tensor) -> tfd.Distribution:
 
 
 class TabletopInference(snt.Module):
-  """An LSTM that finds one object per step: presence, pose and identity
-  from its state (no glimpse: the renderer's objects are few and known)."""
+  """An LSTM that finds one object per step: presence, position and
+  identity from its state, the rotation from its state and a glimpse of
+  the object where the position puts it."""
 
   def __init__(self, renderer: SceneRenderer, max_steps: int,
                lstm_size: int, image_encoder_hidden: tuple[int, ...],
                dair: bool, pose_init_std: tuple[float, float, float],
                position_range: float, residual_attention: bool,
-               name: str = "inference"):
+               glimpse_hidden: tuple[int, ...], name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -254,6 +273,8 @@ class TabletopInference(snt.Module):
       position_range: the posterior mean of (x, y) stays within +- this.
       residual_attention: start each position from where the residual
         differs most (see `TabletopConfig`).
+      glimpse_hidden: hidden sizes of the MLP that embeds the glimpse the
+        rotation is read from.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -270,10 +291,46 @@ class TabletopInference(snt.Module):
     self._position_range = position_range
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
-    self._head = snt.Linear(1 + 2 * _POSE_SIZE + shapes.NUM_SHAPES,
-                            name="pres_pose_identity_head")
+    self._head = snt.Linear(1 + 2 * 2 + shapes.NUM_SHAPES,
+                            name="pres_position_identity_head")
+    camera = renderer.scene.camera
+    self._glimpse_size = renderer.scene.window_size
+    self._glimpse_zoom = camera.image_size / self._glimpse_size
+    self._glimpse_encoder = snt.nets.MLP(glimpse_hidden, activate_final=True,
+                                         name="glimpse_encoder")
+    self._rotation_head = snt.Linear(3, name="rotation_head")
     self._pose_std_unit = tf.constant(pose_init_std,
                                       tf.float32) / SOFTPLUS_OF_ZERO
+
+  def _glimpse(self, residual: tf.Tensor, position: tf.Tensor) -> tf.Tensor:
+    """`[B, G, G, 3]` the pixels of `[B, H, W, 3]` residual around where an
+    object at table position `[B, 2]` appears, at the image's own scale
+    (G: the renderer's window, which holds any shape whole)."""
+    height = tf.ones_like(position[:, :1]) * _CENTRE_HEIGHT
+    centre = project(tf.concat([position, height], axis=1),
+                     self._renderer.scene.camera)
+    row, column = tf.unstack(
+        2.0 * centre / self._renderer.scene.image_size - 1.0, axis=1)
+    where = tf.stack([tf.ones_like(row) * self._glimpse_zoom, column, row],
+                     axis=1)
+    return canvas_to_window(residual, where, self._glimpse_size)
+
+  def _rotation(self, hidden: tf.Tensor, glimpse: tf.Tensor
+                ) -> tuple[tf.Tensor, tf.Tensor]:
+    """q(rotation)'s `[B, 1]` mean and `[B, 1]` pre-softplus std from the
+    LSTM's `[B, F]` state and the object's `[B, G, G, 3]` glimpse.
+
+    The mean is read as a direction (u, v), a turn of atan2(v, u) over the
+    full circle standing for that share of `ROTATION_PERIOD`: every
+    rotation that looks the same is one output, and the readout has no
+    seam where a small change of the image would need a jump of a whole
+    period (an unbounded number did not learn the cube's rotation:
+    docs/RESULTS.md, issue 16).
+    """
+    readout = self._rotation_head(tf.concat(
+        [hidden, self._glimpse_encoder(snt.flatten(glimpse))], axis=1))
+    turn = tf.atan2(readout[:, 1:2], readout[:, 0:1])
+    return turn * (ROTATION_PERIOD / (2 * np.pi)), readout[:, 2:3]
 
   def _attend(self, residual: tf.Tensor) -> tf.Tensor:
     """`[B, 2]` the table point seen where `[B, H, W, 3]` residual pixels
@@ -317,13 +374,17 @@ class TabletopInference(snt.Module):
       head = self._head(hidden)
       pres_logits = held_unless(learn_presence, head[:, 0])
       offset = head[:, 1:3]
+      residual = images - canvas
       if self._table_points is not None:
-        offset += self._attend(images - canvas)
+        offset += self._attend(residual)
       position = self._position_range * tf.tanh(offset /
                                                 self._position_range)
-      where_loc = tf.concat([position, head[:, 3:4]], axis=1)
-      where_scale = tf.nn.softplus(head[:, 4:7]) * self._pose_std_unit
-      what_logits = head[:, 7:]
+      rotation, rotation_scale = self._rotation(
+          hidden, self._glimpse(residual, tf.stop_gradient(position)))
+      where_loc = tf.concat([position, rotation], axis=1)
+      where_scale = tf.nn.softplus(tf.concat(
+          [head[:, 3:5], rotation_scale], axis=1)) * self._pose_std_unit
+      what_logits = head[:, 5:]
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)
@@ -378,7 +439,7 @@ class TabletopAIR(snt.Module):
         self.renderer, config.max_steps, config.lstm_size,
         config.image_encoder_hidden, config.dair,
         config.pose_posterior_init_std, config.position_range,
-        config.residual_attention)
+        config.residual_attention, config.glimpse_hidden)
     self.baseline = Baseline(config.baseline_lstm_size,
                              config.baseline_hidden,
                              config.image_encoder_hidden)

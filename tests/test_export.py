@@ -176,6 +176,9 @@ def test_a_tabletop_model_exports_colour_inference(tmp_path):
   tf.random.set_seed(2)
   model = TabletopAIR(config)
   model.build()
+  # Presence logits around +2 at random weights: objects to check.
+  head_bias = model.inference._head.b
+  head_bias.assign(tf.tensor_scatter_nd_update(head_bias, [[0]], [2.0]))
   export_dir = str(tmp_path / "tabletop")
   export.export(model, 0.5, export_dir)
   loaded = tf.saved_model.load(export_dir)

@@ -45,6 +45,18 @@ def test_render_after_crop_of_a_smooth_canvas_is_close():
   np.testing.assert_allclose(inside, canvas[0, 10:30, 10:30], atol=0.02)
 
 
+def test_crop_of_channels_is_the_crop_of_each_channel():
+  rng = np.random.default_rng(3)
+  canvas = rng.uniform(size=[2, CANVAS, CANVAS, 3]).astype(np.float32)
+  z_where = np.array([[1.7, 0.2, -0.3], [2.5, -0.4, 0.1]], np.float32)
+  glimpses = st.canvas_to_window(canvas, z_where, 12).numpy()
+  assert glimpses.shape == (2, 12, 12, 3)
+  for channel in range(3):
+    np.testing.assert_allclose(
+        glimpses[..., channel],
+        st.canvas_to_window(canvas[..., channel], z_where, 12), atol=1e-5)
+
+
 @pytest.mark.parametrize("function", ["crop", "render"])
 def test_gradients_match_finite_differences(function):
   rng = np.random.default_rng(1)

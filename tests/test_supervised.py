@@ -9,6 +9,7 @@ from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import supervised
 from air_tf import tabletop
+from air_tf import tabletop_air
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 _CONFIG = TabletopConfig(image_size=24, lstm_size=16,
@@ -71,3 +72,19 @@ def test_a_resumed_run_equals_an_uninterrupted_one_and_loads_as_air(
   assert step == 4 and isinstance(straight, TabletopAIR)
   for a, b in zip(straight.model_variables, resumed.model_variables):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_angles_that_look_the_same_are_the_same_label(scenes):
+  """The network states angles within one period of the shapes' symmetry,
+  so a label turned by whole periods costs the same."""
+  model = TabletopAIR(_CONFIG)
+  images = tf.constant(scenes.float_images())
+  labels = supervised.labels(scenes, np.arange(16))
+  turns = np.random.default_rng(0).integers(-3, 4, labels.poses.shape[:2])
+  turned = labels._replace(poses=labels.poses + tf.constant(np.stack(
+      [0 * turns, 0 * turns, turns * tabletop_air.ROTATION_PERIOD],
+      axis=-1), tf.float32))
+  np.testing.assert_allclose(
+      supervised.supervised_loss(model, images, turned)["rotation"],
+      supervised.supervised_loss(model, images, labels)["rotation"],
+      rtol=1e-4)
