@@ -70,6 +70,9 @@ NUM_SHAPES = len(SHAPES)
 # How far from an object's centre a ray must pass to miss it, whatever
 # its identity.
 MAX_BOUNDING_RADIUS = max(shape.bounding_radius for shape in SHAPES)
+# Every shape looks the same after this turn about the vertical axis (the
+# cube's quarter turn; the others look the same after any turn).
+ROTATION_PERIOD = max(shape.symmetry for shape in SHAPES)
 # The largest centre height.
 MAX_HALF_HEIGHT = max(shape.half_height for shape in SHAPES)
 

@@ -6,7 +6,7 @@ label them in): z_pres_i by cross-entropy up to one step past the count,
 the identity by cross-entropy, and the pose by plain squared error on
 (x, y) and on the rotation angle, as the paper's supervised network was.
 The network states angles within one period of the shapes' symmetry
-(`tabletop_air.ROTATION_PERIOD`, a quarter turn), so the label is
+(`shapes.ROTATION_PERIOD`, a quarter turn), so the label is
 stated there too, as the same angle plus whole periods. What squared
 error still does not know is that the period's two ends are one angle:
 a cube at -44 degrees looks like one at +44 and costs 88 degrees of
@@ -25,8 +25,9 @@ from air_tf import batches
 from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import models
+from air_tf import shapes
 from air_tf import tabletop
-from air_tf.tabletop_air import ROTATION_PERIOD, TabletopAIR, TabletopConfig
+from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 
 class Labels(NamedTuple):
@@ -52,9 +53,10 @@ def labels(scenes: tabletop.TabletopScenes, indices: np.ndarray) -> Labels:
 
 
 def _within_one_period(angle: tf.Tensor) -> tf.Tensor:
-  """The angle plus whole `ROTATION_PERIOD`s, in [-period / 2, period / 2)."""
-  half = ROTATION_PERIOD / 2
-  return tf.math.floormod(angle + half, ROTATION_PERIOD) - half
+  """The angle plus whole `shapes.ROTATION_PERIOD`s, in [-period / 2,
+  period / 2)."""
+  half = shapes.ROTATION_PERIOD / 2
+  return tf.math.floormod(angle + half, shapes.ROTATION_PERIOD) - half
 
 
 def supervised_loss(model: TabletopAIR, images: tf.Tensor,

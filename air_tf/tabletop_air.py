@@ -40,9 +40,6 @@ from air_tf.tabletop_renderer import (GRADIENTS as RENDERER_GRADIENTS, Camera,
 tfd = tfp.distributions
 
 _POSE_SIZE = 3
-# Every shape looks the same after this turn about the vertical axis (the
-# cube's quarter turn; the others look the same after any turn).
-ROTATION_PERIOD = max(shape.symmetry for shape in shapes.SHAPES)
 # Height of the plane that objects' centres are taken to lie on where the
 # image is read: their mean half height above the table.
 _CENTRE_HEIGHT = float(np.mean([shape.half_height for shape in shapes.SHAPES]))
@@ -293,9 +290,8 @@ class TabletopInference(snt.Module):
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._head = snt.Linear(1 + 2 * 2 + shapes.NUM_SHAPES,
                             name="pres_position_identity_head")
-    camera = renderer.scene.camera
     self._glimpse_size = renderer.scene.window_size
-    self._glimpse_zoom = camera.image_size / self._glimpse_size
+    self._glimpse_zoom = renderer.scene.image_size / self._glimpse_size
     self._glimpse_encoder = snt.nets.MLP(glimpse_hidden, activate_final=True,
                                          name="glimpse_encoder")
     self._rotation_head = snt.Linear(3, name="rotation_head")
@@ -321,7 +317,7 @@ class TabletopInference(snt.Module):
     LSTM's `[B, F]` state and the object's `[B, G, G, 3]` glimpse.
 
     The mean is read as a direction (u, v), a turn of atan2(v, u) over the
-    full circle standing for that share of `ROTATION_PERIOD`: every
+    full circle standing for that share of `shapes.ROTATION_PERIOD`: every
     rotation that looks the same is one output, and the readout has no
     seam where a small change of the image would need a jump of a whole
     period (an unbounded number did not learn the cube's rotation:
@@ -330,7 +326,7 @@ class TabletopInference(snt.Module):
     readout = self._rotation_head(tf.concat(
         [hidden, self._glimpse_encoder(snt.flatten(glimpse))], axis=1))
     turn = tf.atan2(readout[:, 1:2], readout[:, 0:1])
-    return turn * (ROTATION_PERIOD / (2 * np.pi)), readout[:, 2:3]
+    return turn * (shapes.ROTATION_PERIOD / (2 * np.pi)), readout[:, 2:3]
 
   def _attend(self, residual: tf.Tensor) -> tf.Tensor:
     """`[B, 2]` the table point seen where `[B, H, W, 3]` residual pixels

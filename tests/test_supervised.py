@@ -8,8 +8,8 @@ import tensorflow as tf
 from air_tf import datasets
 from air_tf import logdir as logdir_lib
 from air_tf import supervised
+from air_tf import shapes
 from air_tf import tabletop
-from air_tf import tabletop_air
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 _CONFIG = TabletopConfig(image_size=24, lstm_size=16,
@@ -82,7 +82,7 @@ def test_angles_that_look_the_same_are_the_same_label(scenes):
   labels = supervised.labels(scenes, np.arange(16))
   turns = np.random.default_rng(0).integers(-3, 4, labels.poses.shape[:2])
   turned = labels._replace(poses=labels.poses + tf.constant(np.stack(
-      [0 * turns, 0 * turns, turns * tabletop_air.ROTATION_PERIOD],
+      [0 * turns, 0 * turns, turns * shapes.ROTATION_PERIOD],
       axis=-1), tf.float32))
   np.testing.assert_allclose(
       supervised.supervised_loss(model, images, turned)["rotation"],
