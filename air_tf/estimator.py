@@ -286,3 +286,20 @@ def vimco_losses(log_weight: tf.Tensor, log_q_pres: tf.Tensor,
   return Surrogate(model_loss, tf.constant(0.0), signal_mean,
                    tf.reduce_mean(tf.square(signal - signal_mean)),
                    tf.reshape(signal, [-1, 1]))
+
+
+def enumerated_losses(elbo: tf.Tensor) -> Surrogate:
+  """The losses of the ELBO with the number of objects summed out
+  (`model.enumerate_counts`): its gradient is exact in z_pres, so there is
+  no learning signal to centre and no baseline to fit.
+
+  Args:
+    elbo: `[B]` the enumerated ELBO.
+
+  Returns:
+    The `Surrogate` (baseline loss, signal mean and variance 0; `residual`
+    `[B, 1]` zeros).
+  """
+  zero = tf.constant(0.0)
+  return Surrogate(-tf.reduce_mean(elbo), zero, zero, zero,
+                   tf.zeros_like(elbo)[:, tf.newaxis])

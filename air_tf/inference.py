@@ -112,6 +112,26 @@ def pres_distribution(logits: tf.Tensor) -> tfd.Distribution:
   return tfd.Bernoulli(logits=logits, dtype=tf.float32)
 
 
+def count_distribution(z_pres_logits: tf.Tensor) -> tfd.Categorical:
+  """The number of objects n in {0, ..., N} that a chain of presences
+  draws: step i is present with probability sigmoid(logit_i) as long as
+  every earlier step was, so q(n = k) = prod_{i<k} q_i (1 - q_k) for
+  k < N and prod_i q_i for k = N (the posterior's analogue of
+  `Prior.count`).
+
+  Args:
+    z_pres_logits: `[B, N]` logits of q(z_pres_i = 1 | z_pres_{<i} = 1).
+
+  Returns:
+    A Categorical with batch shape [B], event [], N + 1 categories.
+  """
+  first = tf.zeros_like(z_pres_logits[:, :1])
+  log_reached = tf.concat(
+      [first, tf.cumsum(tf.math.log_sigmoid(z_pres_logits), axis=1)], axis=1)
+  log_stops = tf.concat([tf.math.log_sigmoid(-z_pres_logits), first], axis=1)
+  return tfd.Categorical(logits=log_reached + log_stops)
+
+
 def normal_distribution(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Distribution:
   """Independent normals over the last axis (the event)."""
   return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1)

@@ -9,7 +9,8 @@ import tensorflow_probability as tfp
 from air_tf import spatial_transformer
 from air_tf.config import AIRConfig
 from air_tf.estimator import Baseline
-from air_tf.inference import BatchPart, InferenceNetwork, Posterior
+from air_tf.inference import (BatchPart, InferenceNetwork, Posterior,
+                              count_distribution)
 from air_tf.prior import Prior
 from air_tf.renderer import DecoderRenderer, Renderer
 
@@ -82,6 +83,66 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   return AIROutput(posterior, count, reconstruction, log_likelihood,
                    kl_where, kl_what, kl_pres, sampled, log_q_discrete, elbo,
                    log_weight)
+
+
+class CountEnumeration(NamedTuple):
+  """One pass of AIR with the number of objects summed out, `[B]` each
+  unless said otherwise."""
+  # Every step present: its first n steps are the latents of n objects.
+  posterior: Posterior
+  count_probs: tf.Tensor  # [B, N + 1] q(n).
+  log_likelihood: tf.Tensor  # E_q(n) log p(x | z_1..n).
+  kl_where: tf.Tensor  # sum_i q(n > i) KL(q(z_where_i) || p).
+  kl_what: tf.Tensor  # sum_i q(n > i) KL(q(z_what_i) || p).
+  kl_count: tf.Tensor  # KL(q(n) || p(n)).
+  elbo: tf.Tensor  # log_likelihood - kl_count - kl_where - kl_what.
+
+
+def enumerate_counts(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor,
+                     prior: Prior, renderer: Renderer) -> CountEnumeration:
+  """The ELBO with the number of objects summed out exactly:
+
+      sum_n q(n) [log p(x | z_1..n) + log p(n) - log q(n)]
+          - sum_i q(n > i) [KL(q(z_where_i) || p) + KL(q(z_what_i) || p)]
+
+  at one draw of the continuous latents. Step i of the inference network
+  depends only on the steps before it, so one pass with every step present
+  holds the latents q draws for every count n (its first n steps), and the
+  sum over N + 1 counts costs N + 1 likelihoods, not N + 1 passes. Its
+  gradient with respect to q(z_pres) is exact (no REINFORCE, no baseline),
+  and it is the expectation over the count of `score`'s ELBO with the
+  same continuous draws. The analytic KLs stay exact because q(n > i)
+  depends only on steps before i, not on z_where_i or z_what_i.
+
+  Args:
+    posterior: the inference network's `Posterior`, inferred with every
+      step present.
+    images: `[B, ...]` the images it was inferred from.
+    z_pres_prob: scalar prior probability of one more object.
+    prior: p(n, z_where, z_what).
+    renderer: p(x | z).
+
+  Returns:
+    The `CountEnumeration`.
+  """
+  q_count = count_distribution(posterior.z_pres_logits)
+  count_probs = q_count.probs_parameter()
+  canvases = renderer.canvases_by_count(posterior.z_where, posterior.z_what)
+  num_counts = canvases.shape[1]
+  log_likelihoods = tf.reshape(
+      renderer.likelihood(tf.reshape(canvases, [-1, *canvases.shape[2:]]))
+      .log_prob(tf.repeat(images, num_counts, axis=0)), [-1, num_counts])
+  more_than = tf.cumsum(count_probs, axis=1, reverse=True,
+                        exclusive=True)[:, :-1]  # [B, N] q(n > i).
+  kl_where = tf.reduce_sum(more_than * tfd.kl_divergence(
+      posterior.where_distribution(), prior.z_where()), axis=1)
+  kl_what = tf.reduce_sum(more_than * tfd.kl_divergence(
+      posterior.what_distribution(), prior.z_what()), axis=1)
+  kl_count = tfd.kl_divergence(q_count, prior.count(z_pres_prob))
+  log_likelihood = tf.reduce_sum(count_probs * log_likelihoods, axis=1)
+  return CountEnumeration(posterior, count_probs, log_likelihood, kl_where,
+                          kl_what, kl_count,
+                          log_likelihood - kl_count - kl_where - kl_what)
 
 
 def elbos_by_count(model, images: tf.Tensor,
@@ -198,6 +259,28 @@ class AIR(snt.Module):
                                 learn_presence=learn_presence),
                  images,
                  z_pres_prob, self.prior, self.renderer)
+
+  def enumerate_counts(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+                       seed: tf.Tensor,
+                       batch_part: Optional[BatchPart] = None,
+                       learn_presence: Optional[tf.Tensor] = None
+                       ) -> CountEnumeration:
+    """Infers every step of a batch of images and sums the number of
+    objects out of the ELBO (`enumerate_counts`).
+
+    Args:
+      images: `[B, H, W]` float32 in [0, 1].
+      z_pres_prob: scalar prior probability of one more object.
+      seed: `[2]` int32 stateless seed of the continuous draws.
+      batch_part: as in `__call__`.
+      learn_presence: as in `__call__`.
+    """
+    every_step = tf.ones([tf.shape(images)[0], self.config.max_steps])
+    posterior = self.inference(images, seed, presence=every_step,
+                               batch_part=batch_part,
+                               learn_presence=learn_presence)
+    return enumerate_counts(posterior, images, z_pres_prob, self.prior,
+                            self.renderer)
 
   def count_elbos(self, images: tf.Tensor,
                   z_pres_prob: tf.Tensor) -> tf.Tensor:

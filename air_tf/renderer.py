@@ -69,11 +69,28 @@ class Renderer(snt.Module, abc.ABC):
     Returns:
       `[B, H, W]` canvas (the mean of the likelihood).
     """
-    max_steps = z_pres.shape[1]
+    return tf.einsum("bn,bnhw->bhw", z_pres, self._objects(z_where, z_what))
+
+  def canvases_by_count(self, z_where: tf.Tensor,
+                        z_what: tf.Tensor) -> tf.Tensor:
+    """The canvas of the first n objects, for every n.
+
+    Args:
+      z_where: `[B, N, 3]`.
+      z_what: `[B, N, D]`.
+
+    Returns:
+      `[B, N + 1, *image_shape]`: at n, `self` with the first n objects
+      present (n = 0: the empty canvas).
+    """
+    drawn = tf.cumsum(self._objects(z_where, z_what), axis=1)
+    return tf.concat([tf.zeros_like(drawn[:, :1]), drawn], axis=1)
+
+  def _objects(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """Every step's object, `[B, N, H, W]`."""
     objects = self.render_object(tf.reshape(z_where, [-1, 3]),
                                  tf.reshape(z_what, [-1, z_what.shape[-1]]))
-    objects = tf.reshape(objects, [-1, max_steps, *self.canvas_size])
-    return tf.einsum("bn,bnhw->bhw", z_pres, objects)
+    return tf.reshape(objects, [-1, z_where.shape[1], *self.canvas_size])
 
   def likelihood(self, canvas: tf.Tensor) -> tfd.Distribution:
     """p(x | z) with batch shape [B] and event shape [H, W] (grey) or

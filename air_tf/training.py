@@ -14,7 +14,7 @@ from air_tf.inference import BatchPart
 from air_tf.model import AIR
 
 
-OBJECTIVES = ("elbo", "vimco")
+OBJECTIVES = ("elbo", "vimco", "enumerate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,11 @@ class TrainConfig(JsonConfig):
       signals centred by the other samples and the NVIL baseline;
       "vimco": the K-sample importance-weighted bound with VIMCO's
       leave-one-out signals (`estimator.vimco_losses`; needs K >= 2; the
-      baseline network is not used).
+      baseline network is not used); "enumerate": the ELBO with the
+      number of objects summed out (`model.enumerate_counts`), whose
+      gradient with respect to q(z_pres) is exact: no REINFORCE, no
+      baseline, every step's window learns in every image, weighted by
+      q(n > i).
     presence_warmup_steps: for this many first steps q(z_pres) does not
       learn (its logits pass no gradient: neither REINFORCE's nor its
       KL's), so that the objects' poses and identities are learnt before
@@ -180,6 +184,12 @@ class Trainer(tf.Module):
         device.
     """
     super().__init__(name="trainer")
+    if config.objective == "enumerate" and not hasattr(model,
+                                                        "enumerate_counts"):
+      raise ValueError(
+          f"The enumerate objective sums the count out of the 2D AIR's "
+          f"ELBO; {type(model).__name__} draws discrete identities too: "
+          f"train it with objective 'elbo'.")
     self.model = model
     self.config = config
     self.strategy = strategy
@@ -197,7 +207,7 @@ class Trainer(tf.Module):
     # mirrored variables from there, every copy alike.
     with strategy.scope() if strategy else contextlib.nullcontext():
       # Eagerly: see `AIR.build`.
-      model.build(baseline=config.objective != "vimco")
+      model.build(baseline=config.objective == "elbo")
       self.optimizer = snt.optimizers.Adam(config.learning_rate)
       # The step size is a function of the step, not state to checkpoint:
       # set untracked, so that the checkpoint is the same with or without
@@ -299,7 +309,7 @@ class Trainer(tf.Module):
     if finite:
       self._learning_rate.assign(learning_rate(self.step, self.config))
       self.optimizer.apply(model_gradients, self.model.model_variables)
-      if self.config.objective != "vimco":
+      if self.config.objective == "elbo":
         self.baseline_optimizer.apply(
             baseline_gradients, self.model.baseline.trainable_variables)
         self.normalizer.update(parts["signal_statistics"])
@@ -336,54 +346,91 @@ class Trainer(tf.Module):
     images = tf.repeat(images, samples, axis=0)
     part_size = tf.shape(images)[0]
     batch_part = BatchPart(replica * part_size, num_replicas * part_size)
-    vimco = self.config.objective == "vimco"
+    objective = self.config.objective
     with tf.GradientTape(persistent=True) as tape:
-      output = model(images, prior_prob, seed=seed, batch_part=batch_part,
-                     learn_presence=learn_presence)
-      posterior = output.posterior
-      if vimco:
-        losses = estimator.vimco_losses(output.log_weight,
-                                        output.log_q_discrete, samples)
-        signals = tf.zeros_like(output.sampled)
+      if objective == "enumerate":
+        output = model.enumerate_counts(images, prior_prob, seed, batch_part,
+                                        learn_presence)
+        losses = estimator.enumerated_losses(output.elbo)
+        logs = _enumeration_logs(output)
+        signals = sampled = tf.zeros_like(output.posterior.z_pres)
       else:
-        signals = estimator.learning_signals(output.log_likelihood,
-                                             output.kl_where, output.kl_what,
-                                             output.kl_pres)
-        centre = (estimator.leave_one_out_means(signals, samples)
-                  if samples > 1 else self.normalizer.mean)
-        baseline = model.baseline(images, posterior.z_pres,
-                                  posterior.z_where, posterior.z_what)
-        losses = estimator.surrogate_losses(
-            output.elbo, output.log_q_discrete, output.sampled, signals,
-            centre, baseline, self.normalizer)
-    baseline_variables = () if vimco else model.baseline.trainable_variables
+        output = model(images, prior_prob, seed=seed, batch_part=batch_part,
+                       learn_presence=learn_presence)
+        posterior, sampled = output.posterior, output.sampled
+        if objective == "vimco":
+          losses = estimator.vimco_losses(output.log_weight,
+                                          output.log_q_discrete, samples)
+          signals = tf.zeros_like(sampled)
+        else:
+          signals = estimator.learning_signals(
+              output.log_likelihood, output.kl_where, output.kl_what,
+              output.kl_pres)
+          centre = (estimator.leave_one_out_means(signals, samples)
+                    if samples > 1 else self.normalizer.mean)
+          baseline = model.baseline(images, posterior.z_pres,
+                                    posterior.z_where, posterior.z_what)
+          losses = estimator.surrogate_losses(
+              output.elbo, output.log_q_discrete, sampled, signals, centre,
+              baseline, self.normalizer)
+        logs = _sampled_logs(output)
+    baseline_variables = (model.baseline.trainable_variables
+                          if objective == "elbo" else ())
     model_gradients = tape.gradient(losses.model_loss, model.model_variables)
     baseline_gradients = tape.gradient(losses.baseline_loss,
                                        baseline_variables)
     del tape
-    batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
-    # How sure each step is that there is one more object, where it was
-    # asked: a step whose q(z_pres) sinks to ~0 stops being sampled, and
-    # REINFORCE can no longer learn that it should have fired.
-    asked = tf.maximum(tf.reduce_sum(output.sampled, axis=0), 1.0)
-    q_pres = tf.reduce_sum(tf.sigmoid(posterior.z_pres_logits) *
-                           output.sampled, axis=0) / asked
     return {
         "model_gradients": model_gradients,
         "baseline_gradients": baseline_gradients,
         "signal_statistics": self.normalizer.statistics(
-            tf.stop_gradient(signals), losses.residual, output.sampled),
+            tf.stop_gradient(signals), losses.residual, sampled),
         "logs": {
-            **{f"q_pres_step_{i}": q_pres[i] for i in range(q_pres.shape[0])},
-            "elbo": tf.reduce_mean(output.elbo),
-            "log_likelihood": tf.reduce_mean(output.log_likelihood),
-            "kl_where": batch_mean_of_sum(output.kl_where),
-            "kl_what": batch_mean_of_sum(output.kl_what),
-            "kl_pres": batch_mean_of_sum(output.kl_pres),
-            "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
+            **logs,
             "model_loss": losses.model_loss,
             "baseline_loss": losses.baseline_loss,
             "signal_mean": losses.signal_mean,
             "signal_variance": losses.signal_variance,
         },
     }
+
+
+def _q_pres_logs(z_pres_logits: tf.Tensor,
+                 asked: tf.Tensor) -> dict[str, tf.Tensor]:
+  """How sure each step is that there is one more object, where it was
+  asked (`[B, N]` weights): a step whose q(z_pres) sinks to ~0 stops being
+  sampled, and REINFORCE can no longer learn that it should have fired."""
+  q_pres = (tf.reduce_sum(tf.sigmoid(z_pres_logits) * asked, axis=0) /
+            tf.maximum(tf.reduce_sum(asked, axis=0), 1e-6))
+  return {f"q_pres_step_{i}": q_pres[i] for i in range(q_pres.shape[0])}
+
+
+def _sampled_logs(output) -> dict[str, tf.Tensor]:
+  """Batch means of a sampled pass's ELBO and its terms (an `AIROutput`)."""
+  batch_mean_of_sum = lambda x: tf.reduce_mean(tf.reduce_sum(x, axis=1))
+  return {
+      **_q_pres_logs(output.posterior.z_pres_logits, output.sampled),
+      "elbo": tf.reduce_mean(output.elbo),
+      "log_likelihood": tf.reduce_mean(output.log_likelihood),
+      "kl_where": batch_mean_of_sum(output.kl_where),
+      "kl_what": batch_mean_of_sum(output.kl_what),
+      "kl_pres": batch_mean_of_sum(output.kl_pres),
+      "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
+  }
+
+
+def _enumeration_logs(output) -> dict[str, tf.Tensor]:
+  """The same batch means of a `CountEnumeration`: expectations over the
+  count (the count's KL in place of the steps' z_pres KLs, its sum)."""
+  probs = output.count_probs
+  reached = tf.cumsum(probs, axis=1, reverse=True)[:, :-1]  # q(n >= i).
+  counts = tf.range(probs.shape[1], dtype=tf.float32)
+  return {
+      **_q_pres_logs(output.posterior.z_pres_logits, reached),
+      "elbo": tf.reduce_mean(output.elbo),
+      "log_likelihood": tf.reduce_mean(output.log_likelihood),
+      "kl_where": tf.reduce_mean(output.kl_where),
+      "kl_what": tf.reduce_mean(output.kl_what),
+      "kl_pres": tf.reduce_mean(output.kl_count),
+      "mean_count": tf.reduce_mean(tf.reduce_sum(probs * counts, axis=1)),
+  }

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from air_tf import inference
 from air_tf.model import AIR
+from air_tf.prior import Prior
 from conftest import variable_named
 
 
@@ -75,3 +76,21 @@ def test_one_hot_draws_follow_the_softmax():
   # Three binomial standard errors.
   np.testing.assert_allclose(draws.mean(0), probabilities,
                              atol=3 * np.sqrt(0.25 / 20000))
+
+
+def test_count_distribution_is_the_chain_of_step_presences():
+  logits = tf.random.stateless_normal([5, 3], [7, 7], stddev=3.0)
+  q = tf.sigmoid(logits).numpy()
+  probs = inference.count_distribution(logits).probs_parameter().numpy()
+  np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+  expected = np.stack([(1 - q[:, 0]), q[:, 0] * (1 - q[:, 1]),
+                       q[:, 0] * q[:, 1] * (1 - q[:, 2]),
+                       q[:, 0] * q[:, 1] * q[:, 2]], axis=1)
+  np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-7)
+  # With every step the prior's probability, it is the prior's count.
+  p = 0.3
+  prior = Prior(3, 2, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)).count(p)
+  constant = tf.fill([1, 3], float(np.log(p / (1 - p))))
+  np.testing.assert_allclose(
+      inference.count_distribution(constant).probs_parameter()[0],
+      prior.probs_parameter(), rtol=1e-5)

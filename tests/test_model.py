@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from air_tf.model import AIR
+from conftest import variable_named
 
 SEED = tf.constant([5, 6])
 
@@ -146,3 +147,49 @@ def test_given_presence_is_kept_and_each_count_scored(model_and_output,
   empty = model.renderer.likelihood(tf.zeros_like(images)).log_prob(images)
   np.testing.assert_allclose(
       elbos[:, 0], empty + model.prior.count(0.3).log_prob(0), rtol=1e-5)
+
+
+def test_enumerated_elbo_is_the_sampled_elbo_summed_over_the_count(
+    model_and_output, tiny_config):
+  model, images, _ = model_and_output
+  n, seed = tiny_config.max_steps, tf.constant([3, 4])
+  enumeration = model.enumerate_counts(images, 0.3, seed)
+  probs = enumeration.count_probs.numpy()
+  np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+  assert (probs[:, 1:3] > 0.01).any()  # Several counts weigh in.
+  expected = sum(
+      probs[:, count] * model(
+          images, 0.3, seed=seed,
+          presence=tf.sequence_mask(tf.fill([64], count), n,
+                                    dtype=tf.float32)).elbo
+      for count in range(n + 1))
+  np.testing.assert_allclose(enumeration.elbo, expected, rtol=1e-5)
+  np.testing.assert_allclose(
+      enumeration.elbo, enumeration.log_likelihood - enumeration.kl_count -
+      enumeration.kl_where - enumeration.kl_what, rtol=1e-6)
+
+
+def test_enumerated_elbo_gradient_in_presence_is_its_derivative(
+    model_and_output):
+  # With the test above (the value is the exact expectation over the
+  # count), the presence logits get the exact gradient, no estimate.
+  model, images, _ = model_and_output
+  seed = tf.constant([1, 1])
+  bias = variable_named(model, "pres_where_head/b")
+  original = bias.numpy()
+  elbo = lambda: float(tf.reduce_sum(
+      model.enumerate_counts(images[:8], 0.3, seed).elbo))
+  with tf.GradientTape() as tape:
+    total = tf.reduce_sum(model.enumerate_counts(images[:8], 0.3, seed).elbo)
+  gradient = tape.gradient(total, bias).numpy()[0]
+  step = 0.05
+  try:
+    bias.assign(original + step * np.eye(len(original))[0])
+    above = elbo()
+    bias.assign(original - step * np.eye(len(original))[0])
+    below = elbo()
+  finally:
+    bias.assign(original)
+  assert abs(gradient) > 1.0
+  np.testing.assert_allclose(gradient, (above - below) / (2 * step),
+                             rtol=2e-2)

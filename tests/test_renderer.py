@@ -44,6 +44,17 @@ def test_the_canvas_is_the_sum_of_the_present_objects():
   assert np.all(renderer(tf.zeros([1, 2]), z_where, z_what).numpy() == 0)
 
 
+def test_canvases_by_count_hold_the_first_n_objects():
+  renderer = DecoderRenderer((16, 16), 6, (8,), 0.0, "normal", 0.3)
+  z_where, z_what = _latents()
+  canvases = renderer.canvases_by_count(z_where, z_what)
+  assert canvases.shape == (1, 3, 16, 16)
+  for n, presence in enumerate(([0.0, 0.0], [1.0, 0.0], [1.0, 1.0])):
+    np.testing.assert_allclose(
+        canvases[:, n], renderer(tf.constant([presence]), z_where, z_what),
+        atol=1e-6)
+
+
 def test_objects_start_nearly_empty_with_a_negative_output_bias():
   renderer = DecoderRenderer((16, 16), 6, (8,), -6.0, "normal", 0.3)
   decoded = renderer.decode(tf.zeros([3, 2])).numpy()

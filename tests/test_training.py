@@ -159,6 +159,26 @@ def test_vimco_training_raises_the_k_sample_bound(tiny_config):
                  for variable in trainer.model.trainable_variables)
 
 
+def test_enumerated_training_raises_the_elbo_without_a_baseline(tiny_config):
+  tf.random.set_seed(0)
+  images = _images()
+  config = dataclasses.replace(CONFIG, objective="enumerate")
+  trainer = Trainer(AIR(tiny_config), config)
+
+  def elbo():
+    return float(tf.reduce_mean(trainer.model.enumerate_counts(
+        tf.repeat(images, 8, axis=0), 0.05, tf.constant([5, 5])).elbo))
+
+  before = elbo()
+  for _ in range(40):
+    logs = trainer.train_step(images)
+  assert elbo() > before + 5, (before, elbo())
+  assert all(np.isfinite(float(value)) for value in logs.values())
+  assert 0.0 <= float(logs["mean_count"]) <= tiny_config.max_steps
+  assert not any("baseline" in variable.name
+                 for variable in trainer.model.trainable_variables)
+
+
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):
   trainer = Trainer(AIR(tiny_config), CONFIG)
   images = _images()
