@@ -227,7 +227,8 @@ def restore_model(logdir: str, max_steps: Optional[int] = None
   model = models.make_model(config)
   step = tf.Variable(0, dtype=tf.int64)
   status = tf.train.Checkpoint(model=model, step=step).restore(path)
-  model.build()
+  # Objectives without a baseline (vimco, enumerate) checkpoint none.
+  model.build(baseline=False)
   status.assert_existing_objects_matched().expect_partial()
   return model, int(step.numpy()), path
 

@@ -10,6 +10,8 @@ multi-MNIST images:
 - default: `AIRConfig()` and `TrainConfig()` (DAIR), 16 images x 4
   samples.
 - air: the default without DAIR (the image is encoded once per image).
+- enumerate: the default with the count summed out of the ELBO
+  (`--objective=enumerate`: no REINFORCE, no baseline network).
 - pyro: the architecture of Pyro's examples/air: the inference LSTM (256)
   and the baseline's LSTM read the raw image, 200-unit MLPs, a 28x28
   window, 64 images x 1 sample.
@@ -70,6 +72,7 @@ _CONFIGS = {
     "pyro": (AIRConfig(window_size=28, image_encoder_hidden=(), dair=False),
              TrainConfig(samples_per_image=1)),
     "air": (AIRConfig(dair=False), TrainConfig()),
+    "enumerate": (AIRConfig(), TrainConfig(objective="enumerate")),
 }
 
 

@@ -19,9 +19,9 @@ from air_tf.model import AIR
 from air_tf.training import TrainConfig
 
 
-def _save_steps(path, steps, config):
+def _save_steps(path, steps, config, baseline=True):
   model = AIR(config)
-  model.build()
+  model.build(baseline=baseline)
   step = tf.Variable(0, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(model=model, step=step)
   manager = logdir.checkpoint_manager(checkpoint, str(path))
@@ -42,6 +42,14 @@ def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
   assert longer.config.max_steps == 5
   for trained, reused in zip(model.variables, longer.variables):
     tf.debugging.assert_equal(trained, reused)
+
+
+def test_a_run_trained_without_a_baseline_is_restored(tmp_path, tiny_config):
+  # VIMCO and the enumerated ELBO train no baseline network.
+  logdir.ensure_config(str(tmp_path), tiny_config)
+  _save_steps(tmp_path, [10], tiny_config, baseline=False)
+  model, step, _ = logdir.restore_model(str(tmp_path))
+  assert step == 10 and model.config == tiny_config
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble"])
