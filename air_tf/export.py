@@ -122,8 +122,10 @@ class ServingModule(tf.Module):
   # whole inference loop becomes one XLA computation per batch size.
   @tf.function(jit_compile=True)
   def _infer_checked(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-    model = self._model
-    posterior = model.inference(images, sample=False)
+    # The whole pass: XLA drops its likelihood and KLs, which no output
+    # reads, and the 2D model's reconstruction is DAIR's own drawing.
+    output = self._model(images, self.z_pres_prior, sample=False)
+    posterior = output.posterior
     z_pres = posterior.z_pres
     reached = presence_before(z_pres)
     return {
@@ -132,8 +134,7 @@ class ServingModule(tf.Module):
         "boxes": self._boxes(z_pres, posterior.z_where, posterior.z_what),
         "z_where": posterior.z_where * z_pres[..., tf.newaxis],
         "z_what": posterior.z_what * z_pres[..., tf.newaxis],
-        "reconstruction": model.renderer(z_pres, posterior.z_where,
-                                         posterior.z_what),
+        "reconstruction": output.reconstruction,
     }
 
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32,

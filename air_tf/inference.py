@@ -237,7 +237,17 @@ class InferenceNetwork(snt.Module):
                presence: Optional[tf.Tensor] = None,
                batch_part: Optional[BatchPart] = None,
                learn_presence: Optional[tf.Tensor] = None) -> Posterior:
-    """Infers the objects of a batch of images.
+    """The `Posterior` of every step (`infer_and_draw`'s arguments)."""
+    return self.infer_and_draw(images, seed, sample, presence, batch_part,
+                               learn_presence)[0]
+
+  def infer_and_draw(self, images: tf.Tensor,
+                     seed: Optional[tf.Tensor] = None, sample: bool = True,
+                     presence: Optional[tf.Tensor] = None,
+                     batch_part: Optional[BatchPart] = None,
+                     learn_presence: Optional[tf.Tensor] = None
+                     ) -> tuple[Posterior, Optional[tf.Tensor]]:
+    """Infers the objects of a batch of images, and returns those DAIR drew.
 
     Args:
       images: `[B, H, W]` float32.
@@ -253,7 +263,11 @@ class InferenceNetwork(snt.Module):
         gradient (`TrainConfig.presence_warmup_steps`). None: they do.
 
     Returns:
-      The `Posterior` of every step.
+      The `Posterior` of every step, and with DAIR each step's object as
+      the loop rendered it to read the residual, `[B, N, H, W]`, present or
+      not (zeros where the loop never ran): the renderer's objects at the
+      posterior's latents, which need not be rendered again. None without
+      DAIR, which renders nothing.
     """
     if sample and seed is None:
       raise ValueError("Sampling needs a stateless seed.")
@@ -272,7 +286,8 @@ class InferenceNetwork(snt.Module):
     image_gates = None if self._dair else self._lstm.project_context(
         self._embed(images), latents_size)
 
-    def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior):
+    def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior,
+             objects):
       if self._dair:
         gates = self._lstm.project_context(self._embed(images - canvas),
                                            latents_size)
@@ -310,21 +325,24 @@ class InferenceNetwork(snt.Module):
         what = what_loc
 
       if self._dair:
-        canvas += pres[:, tf.newaxis, tf.newaxis] * (
-            self._renderer.render_object(where, what))
+        drawn = self._renderer.render_object(where, what)
+        canvas += pres[:, tf.newaxis, tf.newaxis] * drawn
+        objects = write_step(objects, i, drawn)
       posterior = Posterior(*[
           write_step(accumulator, i, value) for accumulator, value in zip(
               posterior, (pres, pres_logits, where, where_loc, where_scale,
                           what, what_loc, what_scale))])
-      return i + 1, state, canvas, pres, where, what, posterior
+      return i + 1, state, canvas, pres, where, what, posterior, objects
 
     def not_done(i, state, canvas, prev_pres, *unused):
       return tf.logical_and(i < n, tf.reduce_any(prev_pres > 0.0))
 
+    objects = (tf.zeros(tf.concat([[batch_size, n], tf.shape(images)[1:]], 0))
+               if self._dair else tf.zeros([]))
     loop_vars = (tf.constant(0), self._lstm.initial_state(batch_size),
                  tf.zeros_like(images), tf.ones([batch_size]),
                  tf.zeros([batch_size, 3]), tf.zeros([batch_size, d]),
-                 posterior)
-    *_, posterior = tf.while_loop(not_done, step, loop_vars,
-                                  maximum_iterations=n)
-    return posterior
+                 posterior, objects)
+    *_, posterior, objects = tf.while_loop(not_done, step, loop_vars,
+                                           maximum_iterations=n)
+    return posterior, objects if self._dair else None

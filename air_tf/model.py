@@ -40,7 +40,8 @@ def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
 
 
 def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
-          renderer: Renderer, discrete_what: bool = False) -> AIROutput:
+          renderer: Renderer, discrete_what: bool = False,
+          reconstruction: Optional[tf.Tensor] = None) -> AIROutput:
   """Renders a posterior sample and scores it: the ELBO with analytic KLs,
   the terms of the learning signals, and the importance weight.
 
@@ -54,13 +55,16 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
     discrete_what: z_what is discrete (the table-top identity): its
       log q goes to `log_q_discrete` for REINFORCE instead of being
       reparameterised.
+    reconstruction: `[B, ...]` the canvas of the posterior's present
+      objects where it is already drawn; None: rendered here.
 
   Returns:
     The `AIROutput`.
   """
   z_pres = posterior.z_pres
   sampled = presence_before(z_pres)
-  reconstruction = renderer(z_pres, posterior.z_where, posterior.z_what)
+  if reconstruction is None:
+    reconstruction = renderer(z_pres, posterior.z_where, posterior.z_what)
   log_likelihood = renderer.likelihood(reconstruction).log_prob(images)
 
   q_where = posterior.where_distribution()
@@ -98,8 +102,9 @@ class CountEnumeration(NamedTuple):
   elbo: tf.Tensor  # log_likelihood - kl_count - kl_where - kl_what.
 
 
-def enumerate_counts(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor,
-                     prior: Prior, renderer: Renderer) -> CountEnumeration:
+def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
+                     images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
+                     renderer: Renderer) -> CountEnumeration:
   """The ELBO with the number of objects summed out exactly:
 
       sum_n q(n) [log p(x | z_1..n) + log p(n) - log q(n)]
@@ -117,6 +122,8 @@ def enumerate_counts(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor,
   Args:
     posterior: the inference network's `Posterior`, inferred with every
       step present.
+    objects: `[B, N, H, W]` each step's object (`Renderer.objects`); the
+      canvas of n objects is the sum of the first n.
     images: `[B, ...]` the images it was inferred from.
     z_pres_prob: scalar prior probability of one more object.
     prior: p(n, z_where, z_what).
@@ -127,7 +134,8 @@ def enumerate_counts(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor,
   """
   q_count = count_distribution(posterior.z_pres_logits)
   count_probs = q_count.probs_parameter()
-  canvases = renderer.canvases_by_count(posterior.z_where, posterior.z_what)
+  drawn = tf.cumsum(objects, axis=1)
+  canvases = tf.concat([tf.zeros_like(drawn[:, :1]), drawn], axis=1)
   num_counts = canvases.shape[1]
   log_likelihoods = tf.reshape(
       renderer.likelihood(tf.reshape(canvases, [-1, *canvases.shape[2:]]))
@@ -254,11 +262,24 @@ class AIR(snt.Module):
     Returns:
       The `AIROutput`.
     """
-    return score(self.inference(images, seed, sample=sample,
-                                presence=presence, batch_part=batch_part,
-                                learn_presence=learn_presence),
-                 images,
-                 z_pres_prob, self.prior, self.renderer)
+    posterior, objects = self._infer(images, seed, sample, presence,
+                                     batch_part, learn_presence)
+    return score(posterior, images, z_pres_prob, self.prior, self.renderer,
+                 reconstruction=self.renderer.compose(posterior.z_pres,
+                                                      objects))
+
+  def _infer(self, images: tf.Tensor, seed: Optional[tf.Tensor],
+             sample: bool, presence: Optional[tf.Tensor],
+             batch_part: Optional[BatchPart],
+             learn_presence: Optional[tf.Tensor]
+             ) -> tuple[Posterior, tf.Tensor]:
+    """The posterior and every step's object, `[B, N, H, W]`: DAIR's loop
+    has drawn them already; without DAIR they are rendered here."""
+    posterior, objects = self.inference.infer_and_draw(
+        images, seed, sample, presence, batch_part, learn_presence)
+    if objects is None:
+      objects = self.renderer.objects(posterior.z_where, posterior.z_what)
+    return posterior, objects
 
   def enumerate_counts(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                        seed: tf.Tensor,
@@ -276,11 +297,10 @@ class AIR(snt.Module):
       learn_presence: as in `__call__`.
     """
     every_step = tf.ones([tf.shape(images)[0], self.config.max_steps])
-    posterior = self.inference(images, seed, presence=every_step,
-                               batch_part=batch_part,
-                               learn_presence=learn_presence)
-    return enumerate_counts(posterior, images, z_pres_prob, self.prior,
-                            self.renderer)
+    posterior, objects = self._infer(images, seed, True, every_step,
+                                     batch_part, learn_presence)
+    return enumerate_counts(posterior, objects, images, z_pres_prob,
+                            self.prior, self.renderer)
 
   def count_elbos(self, images: tf.Tensor,
                   z_pres_prob: tf.Tensor) -> tf.Tensor:

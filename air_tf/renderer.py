@@ -69,28 +69,20 @@ class Renderer(snt.Module, abc.ABC):
     Returns:
       `[B, H, W]` canvas (the mean of the likelihood).
     """
-    return tf.einsum("bn,bnhw->bhw", z_pres, self._objects(z_where, z_what))
+    return self.compose(z_pres, self.objects(z_where, z_what))
 
-  def canvases_by_count(self, z_where: tf.Tensor,
-                        z_what: tf.Tensor) -> tf.Tensor:
-    """The canvas of the first n objects, for every n.
-
-    Args:
-      z_where: `[B, N, 3]`.
-      z_what: `[B, N, D]`.
-
-    Returns:
-      `[B, N + 1, *image_shape]`: at n, `self` with the first n objects
-      present (n = 0: the empty canvas).
-    """
-    drawn = tf.cumsum(self._objects(z_where, z_what), axis=1)
-    return tf.concat([tf.zeros_like(drawn[:, :1]), drawn], axis=1)
-
-  def _objects(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
-    """Every step's object, `[B, N, H, W]`."""
+  def objects(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
+    """Every step's object, present or not, `[B, N, 3], [B, N, D] ->
+    [B, N, H, W]`."""
     objects = self.render_object(tf.reshape(z_where, [-1, 3]),
                                  tf.reshape(z_what, [-1, z_what.shape[-1]]))
     return tf.reshape(objects, [-1, z_where.shape[1], *self.canvas_size])
+
+  @staticmethod
+  def compose(z_pres: tf.Tensor, objects: tf.Tensor) -> tf.Tensor:
+    """The canvas of the present objects, `[B, N], [B, N, H, W] ->
+    [B, H, W]`: their sum."""
+    return tf.einsum("bn,bnhw->bhw", z_pres, objects)
 
   def likelihood(self, canvas: tf.Tensor) -> tfd.Distribution:
     """p(x | z) with batch shape [B] and event shape [H, W] (grey) or

@@ -211,16 +211,6 @@ class SceneRenderer(Renderer):
     """The scene of the present objects, `[B, H, W, 3]`, with occlusion."""
     return self.scene(z_pres, z_what, z_where)
 
-  def canvases_by_count(self, z_where: tf.Tensor,
-                        z_what: tf.Tensor) -> tf.Tensor:
-    """`[B, N + 1, H, W, 3]`: the scene of the first n objects for every n
-    (objects occlude, so each is rendered whole rather than summed)."""
-    steps = z_where.shape[1]
-    first = lambda n: tf.zeros_like(z_where[..., 0]) + tf.sequence_mask(
-        n, steps, dtype=tf.float32)
-    return tf.stack([self(first(n), z_where, z_what)
-                     for n in range(steps + 1)], axis=1)
-
 
 def _table_points(camera: Camera) -> np.ndarray:
   """`[H * W, 2]` (x, y) where each pixel's ray meets the plane of the

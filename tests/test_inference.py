@@ -94,3 +94,18 @@ def test_count_distribution_is_the_chain_of_step_presences():
   np.testing.assert_allclose(
       inference.count_distribution(constant).probs_parameter()[0],
       prior.probs_parameter(), rtol=1e-5)
+
+
+def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
+  images = tf.random.stateless_uniform([6, 16, 16], [3, 3])
+  for dair in (True, False):
+    model = AIR(dataclasses.replace(tiny_config, dair=dair))
+    every_step = tf.ones([6, tiny_config.max_steps])
+    posterior, objects = model.inference.infer_and_draw(
+        images, tf.constant([1, 2]), presence=every_step)
+    if not dair:
+      assert objects is None
+      continue
+    np.testing.assert_allclose(
+        objects, model.renderer.objects(posterior.z_where, posterior.z_what),
+        atol=1e-6)

@@ -44,15 +44,18 @@ def test_the_canvas_is_the_sum_of_the_present_objects():
   assert np.all(renderer(tf.zeros([1, 2]), z_where, z_what).numpy() == 0)
 
 
-def test_canvases_by_count_hold_the_first_n_objects():
+def test_the_canvas_composes_every_step_s_object():
   renderer = DecoderRenderer((16, 16), 6, (8,), 0.0, "normal", 0.3)
   z_where, z_what = _latents()
-  canvases = renderer.canvases_by_count(z_where, z_what)
-  assert canvases.shape == (1, 3, 16, 16)
-  for n, presence in enumerate(([0.0, 0.0], [1.0, 0.0], [1.0, 1.0])):
-    np.testing.assert_allclose(
-        canvases[:, n], renderer(tf.constant([presence]), z_where, z_what),
-        atol=1e-6)
+  objects = renderer.objects(z_where, z_what)
+  assert objects.shape == (1, 2, 16, 16)
+  for presence in ([0.0, 0.0], [1.0, 0.0], [1.0, 1.0]):
+    z_pres = tf.constant([presence])
+    np.testing.assert_allclose(renderer.compose(z_pres, objects),
+                               renderer(z_pres, z_where, z_what), atol=1e-6)
+  np.testing.assert_allclose(
+      objects[:, 1], renderer.render_object(z_where[:, 1], z_what[:, 1]),
+      atol=1e-6)
 
 
 def test_objects_start_nearly_empty_with_a_negative_output_bias():

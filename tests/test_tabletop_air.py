@@ -88,23 +88,6 @@ def test_forced_presence_and_elbo_of_each_count(images):
   assert np.all(np.isfinite(elbos.numpy()))
 
 
-def test_scenes_by_count_hold_the_first_n_objects(images):
-  model = TabletopAIR(_CONFIG)
-  posterior = model(images, 0.5, sample=False,
-                    presence=tf.ones([8, _CONFIG.max_steps])).posterior
-  canvases = model.renderer.canvases_by_count(posterior.z_where,
-                                              posterior.z_what)
-  assert canvases.shape == (8, _CONFIG.max_steps + 1, 32, 32, 3)
-  for n in range(_CONFIG.max_steps + 1):
-    first = tf.sequence_mask(tf.fill([8], n), _CONFIG.max_steps,
-                             dtype=tf.float32)
-    np.testing.assert_allclose(
-        canvases[:, n], model.renderer(first, posterior.z_where,
-                                       posterior.z_what), atol=1e-6)
-  np.testing.assert_allclose(canvases[:, 0], tf.broadcast_to(
-      model.renderer.background(), [8, 32, 32, 3]), atol=1e-6)
-
-
 def test_the_count_is_not_summed_out_of_discrete_identities():
   with pytest.raises(ValueError, match="train it with objective 'elbo'"):
     Trainer(TabletopAIR(_CONFIG), TrainConfig(objective="enumerate"))
