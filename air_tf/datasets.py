@@ -37,6 +37,10 @@ class DataConfig(config.JsonConfig):
       layout, which draws Pyro's sizes (28 / Normal(1.3, 0.1)).
     mnist_path: MNIST files for multi_mnist (see `mnist.load_mnist`).
     omniglot_dir: Omniglot's image folders, required for omniglot.
+    scene_renderer: what draws tabletop's pictures, one of
+      `tabletop.SCENE_RENDERERS`: "tensorflow" (air_tf's renderer, AIR's
+      own model of the scenes) or "mujoco" (the paper's renderer, an
+      optional extra: `pip install mujoco` and EGL; see README).
   """
   dataset: str = "multi_mnist"
   counts: Optional[tuple[int, ...]] = None
@@ -46,6 +50,7 @@ class DataConfig(config.JsonConfig):
   digit_sizes: Optional[tuple[int, int]] = None
   mnist_path: Optional[str] = None
   omniglot_dir: Optional[str] = None
+  scene_renderer: str = "tensorflow"
 
   def __post_init__(self):
     if self.dataset not in DATASETS:
@@ -61,6 +66,12 @@ class DataConfig(config.JsonConfig):
       object.__setattr__(self, "test_counts", self.counts)
     if self.data_seed < 0:
       raise ValueError(f"data_seed must be >= 0, got {self.data_seed}.")
+    if self.scene_renderer not in tabletop.SCENE_RENDERERS:
+      raise ValueError(f"Unknown scene_renderer {self.scene_renderer!r}; "
+                       f"expected one of {tabletop.SCENE_RENDERERS}.")
+    if self.dataset != "tabletop" and self.scene_renderer != "tensorflow":
+      raise ValueError(f"scene_renderer applies to the tabletop dataset "
+                       f"only (dataset {self.dataset!r}); leave it unset.")
     if self.layout not in scenes.LAYOUTS:
       raise ValueError(f"Unknown layout {self.layout!r}; expected one of "
                        f"{scenes.LAYOUTS}.")
@@ -138,10 +149,12 @@ def make_scenes(config: DataConfig, num_train: int, num_test: int,
   from objects that no training scene uses (for sprites and tabletop:
   other draws)."""
   if config.dataset == "tabletop":
-    return (tabletop.tabletop_scenes(num_train, config.data_seed,
-                                     config.counts, canvas_size),
-            tabletop.tabletop_scenes(num_test, config.data_seed + 1,
-                                     config.test_counts, canvas_size))
+    return (tabletop.tabletop_scenes(
+        num_train, config.data_seed, config.counts, canvas_size,
+        scene_renderer=config.scene_renderer),
+            tabletop.tabletop_scenes(
+                num_test, config.data_seed + 1, config.test_counts,
+                canvas_size, scene_renderer=config.scene_renderer))
   if config.dataset == "multi_mnist":
     return mnist.multi_mnist(config.mnist_path, num_train, num_test,
                             config.data_seed, canvas_size, config.counts,

@@ -6,7 +6,9 @@ draws its shape uniformly from `shapes.SHAPES`, its centre uniformly from
 the square of half-width `PLACEMENT_HALF_WIDTH` on the table, and its
 rotation about the vertical axis uniformly; a scene is redrawn while two
 objects would interpenetrate. The image is rendered by the same
-`TabletopRenderer` that AIR's generative model uses, with sharp edges.
+`TabletopRenderer` that AIR's generative model uses, with sharp edges, or
+by MuJoCo (`mujoco_scenes`, an optional extra: the paper's renderer,
+another picture of the same geometry).
 """
 
 import dataclasses
@@ -16,8 +18,12 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from air_tf import mujoco_scenes
 from air_tf import shapes
 from air_tf.tabletop_renderer import Camera, TabletopRenderer
+
+# What draws the scenes' pictures: air_tf's own renderer, or MuJoCo.
+SCENE_RENDERERS = ("tensorflow", "mujoco")
 
 # Object centres are drawn from [-w, w]^2: the "table" of the position error.
 PLACEMENT_HALF_WIDTH = 0.65
@@ -89,7 +95,7 @@ def mask_boxes(mask: tf.Tensor) -> tf.Tensor:
                          tf.float32)[:, tf.newaxis]
 
 
-def scene_renderer(image_size: int = 64) -> TabletopRenderer:
+def make_scene_renderer(image_size: int = 64) -> TabletopRenderer:
   """The renderer of the scenes: the default camera at `image_size`, sharp
   edges."""
   return TabletopRenderer(Camera(image_size=image_size),
@@ -99,7 +105,8 @@ def scene_renderer(image_size: int = 64) -> TabletopRenderer:
 def tabletop_scenes(num_images: int, seed: int,
                     counts: Sequence[int] = (0, 1, 2, 3),
                     image_size: int = 64,
-                    jit_compile: bool = True) -> TabletopScenes:
+                    jit_compile: bool = True,
+                    scene_renderer: str = "tensorflow") -> TabletopScenes:
   """Draws and renders table-top scenes.
 
   Args:
@@ -109,13 +116,19 @@ def tabletop_scenes(num_images: int, seed: int,
     image_size: side of the square images.
     jit_compile: render with XLA: ~5x faster per scene, ~5 s longer to
       start.
+    scene_renderer: one of `SCENE_RENDERERS`: what draws the pictures of
+      the same drawn objects (the boxes are the TF renderer's silhouettes
+      of the same geometry either way).
 
   Returns:
     The `TabletopScenes`, with N = max(counts) object slots.
   """
   if not counts or min(counts) < 0:
     raise ValueError(f"counts must be non-negative numbers, got {counts}.")
-  renderer = scene_renderer(image_size)
+  if scene_renderer not in SCENE_RENDERERS:
+    raise ValueError(f"scene_renderer must be one of {SCENE_RENDERERS}, got "
+                     f"{scene_renderer!r}.")
+  renderer = make_scene_renderer(image_size)
   max_objects = max(max(counts), 1)
   image_counts = np.zeros([num_images], np.int32)
   identities = np.full([num_images, max_objects], -1, np.int32)
@@ -153,6 +166,8 @@ def tabletop_scenes(num_images: int, seed: int,
         -1, max_objects, 4)[:kept]
   presence = presence[:num_images]
   boxes *= presence[..., np.newaxis]
+  if scene_renderer == "mujoco":
+    images = mujoco_scenes.render_scenes(identities, poses, renderer.camera)
   return TabletopScenes(images, image_counts, identities, poses, boxes)
 
 

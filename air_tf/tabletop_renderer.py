@@ -85,7 +85,7 @@ class Camera(NamedTuple):
   table_colour: tuple[float, float, float] = (0.62, 0.60, 0.56)
 
 
-class _Frame(NamedTuple):
+class CameraFrame(NamedTuple):
   """The camera's position, unit axes and half the image plane's width."""
   position: np.ndarray
   forward: np.ndarray
@@ -94,20 +94,21 @@ class _Frame(NamedTuple):
   half_width: float
 
 
-def _frame(camera: Camera) -> _Frame:
+def camera_frame(camera: Camera) -> CameraFrame:
+  """Where `camera` stands and where its image's axes point."""
   position = np.array(camera.position, np.float64)
   forward = np.array(camera.look_at, np.float64) - position
   forward /= np.linalg.norm(forward)
   right = np.cross(forward, [0.0, 0.0, 1.0])
   right /= np.linalg.norm(right)
-  return _Frame(position, forward, right, np.cross(right, forward),
-                math.tan(math.radians(camera.field_of_view) / 2))
+  return CameraFrame(position, forward, right, np.cross(right, forward),
+                     math.tan(math.radians(camera.field_of_view) / 2))
 
 
 def camera_rays(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
   """Origin `[3]` and unit directions `[H * W, 3]` of every pixel's ray,
   row by row from the top left, through pixel centres."""
-  frame = _frame(camera)
+  frame = camera_frame(camera)
   size = camera.image_size
   centres = ((np.arange(size) + 0.5) / size * 2 - 1) * frame.half_width
   v, u = np.meshgrid(-centres, centres, indexing="ij")
@@ -121,7 +122,7 @@ def camera_rays(camera: Camera) -> tuple[np.ndarray, np.ndarray]:
 def project(points, camera: Camera):
   """Pixel coordinates (row, column) of world points, `[..., 3] -> [..., 2]`
   (continuous: pixel centres at k + 0.5). Numpy arrays or tensors."""
-  frame = _frame(camera)
+  frame = camera_frame(camera)
   if isinstance(points, tf.Tensor):
     axes = tf.constant(np.stack([frame.forward, frame.right, frame.up], 1),
                        points.dtype)

@@ -6,7 +6,8 @@ The held-out scenes are drawn like those the run was tested on during
 training (its data.json), from objects no training scene uses, and
 independently of the ones training watched; `--test_counts` and
 `--max_steps` change the number of objects and of inference steps for the
-paper's generalisation tests.
+paper's generalisation tests; `--scene_renderer=mujoco` draws table-top
+scenes with MuJoCo instead.
 
 Reports count accuracy, the true x inferred count confusion matrix, the ELBO
 and the K-sample importance-weighted bound, and writes a PNG of examples;
@@ -31,6 +32,10 @@ from air_tf import visualisation
 flags.DEFINE_string("logdir", "runs/air", "Logdir of experiments/train.py.")
 flags.DEFINE_list("test_counts", None, "Numbers of objects in the held-out "
                   "scenes; default: those the run was tested on.")
+flags.DEFINE_enum("scene_renderer", None, tabletop.SCENE_RENDERERS,
+                  "What draws table-top held-out scenes; default: what drew "
+                  "the run's (mujoco: the same scenes as MuJoCo pictures "
+                  "them, for a model trained on air_tf's renderer).")
 flags.DEFINE_integer("max_steps", None, "Inference steps; default: the "
                      "trained number. More lets a model trained on 0-2 "
                      "objects try to find 3.", lower_bound=1)
@@ -86,6 +91,9 @@ def main(argv):
     if FLAGS.test_counts is not None:
       data_config = dataclasses.replace(data_config, test_counts=tuple(
           int(count) for count in FLAGS.test_counts))
+    if FLAGS.scene_renderer is not None:
+      data_config = dataclasses.replace(data_config,
+                                        scene_renderer=FLAGS.scene_renderer)
     _, test = datasets.make_scenes(data_config, 0, FLAGS.num_images,
                                    model.config.canvas_size[0])
   except (FileNotFoundError, ValueError) as error:

@@ -31,6 +31,7 @@ from air_tf import datasets
 from air_tf import distribution
 from air_tf import models
 from air_tf import scenes
+from air_tf import tabletop
 from air_tf import tabletop_air
 from air_tf import training_loop
 from air_tf.config import AIRConfig
@@ -53,7 +54,8 @@ config_flags.define_flags(
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,
-                           "layout": scenes.LAYOUTS})
+                           "layout": scenes.LAYOUTS,
+                           "scene_renderer": tabletop.SCENE_RENDERERS})
 config_flags.define_flags(training_loop.Schedule)
 config_flags.define_flags(distribution.Devices,
                           {"strategy": distribution.STRATEGIES})

@@ -9,7 +9,7 @@ from air_tf import shapes
 from air_tf import tabletop
 from air_tf.tabletop_renderer import project
 
-_CAMERA = tabletop.scene_renderer(32).camera
+_CAMERA = tabletop.make_scene_renderer(32).camera
 
 
 @pytest.fixture(scope="module")

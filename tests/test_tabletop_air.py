@@ -107,7 +107,7 @@ def test_object_boxes_at_the_true_poses_are_the_scenes_boxes():
 
 
 def test_table_points_project_back_to_their_pixels():
-  camera = tabletop.scene_renderer(16).camera
+  camera = tabletop.make_scene_renderer(16).camera
   points = tabletop_air._table_points(camera)
   height = np.mean([shape.half_height for shape in shapes.SHAPES])
   world = np.concatenate([points, np.full([len(points), 1], height)], 1)
