@@ -159,7 +159,14 @@ def export(model: models.Model, z_pres_prior: float,
 
   The SavedModel is written next to `export_dir` and moved into place when
   complete, so `export_dir` never holds half a model.
+
+  Raises:
+    ValueError: the model renders outside TensorFlow's graph (MuJoCo),
+      which a SavedModel cannot hold.
   """
+  if not model.xla_compilable:
+    raise ValueError("The model renders with MuJoCo, outside TensorFlow's "
+                     "graph: a SavedModel cannot hold it.")
   module = ServingModule(model, z_pres_prior)
   infer = {dtype: module.infer.get_concrete_function(
       tf.TensorSpec(None, dtype, name="images"))

@@ -231,6 +231,12 @@ class AIR(snt.Module):
                              config.image_encoder_hidden)
 
   @property
+  def xla_compilable(self) -> bool:
+    """Whether its passes compile with XLA: always (its renderer is
+    TensorFlow's)."""
+    return True
+
+  @property
   def model_variables(self) -> tuple[tf.Variable, ...]:
     """Trainable variables of the generative model and inference network,
     each once (the inference network holds the renderer too)."""

@@ -22,6 +22,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from typing import Optional
 
 import numpy as np
@@ -49,13 +50,17 @@ class _RenderProcess:
         [sys.executable, "-m", "air_tf.mujoco_process"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": path})
+    # TensorFlow runs independent ops at once: one request at a time on
+    # the pipe, or two replies cross.
+    self._lock = threading.Lock()
 
   def render(self, *arguments) -> np.ndarray:
     """`mujoco_process.render(*arguments)`, in the other process."""
     try:
-      pickle.dump(arguments, self._process.stdin)
-      self._process.stdin.flush()
-      kind, value = pickle.load(self._process.stdout)
+      with self._lock:
+        pickle.dump(arguments, self._process.stdin)
+        self._process.stdin.flush()
+        kind, value = pickle.load(self._process.stdout)
     except (BrokenPipeError, EOFError):
       raise RuntimeError(f"the MuJoCo process ended (exit status "
                          f"{self._process.wait()})") from None

@@ -21,6 +21,7 @@ import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from air_tf import mujoco_renderer
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf.config import JsonConfig
@@ -47,6 +48,10 @@ IDENTITY_GRADIENTS = ("enumerate", "reinforce")
 # `TabletopConfig`'s fields are flags of this prefix: several share a name
 # with `AIRConfig`'s.
 FLAG_PREFIX = "tabletop_"
+# The values each choice field of `TabletopConfig` takes, for its flags.
+FLAG_CHOICES = {"identity_gradient": IDENTITY_GRADIENTS,
+                "renderer_gradients": RENDERER_GRADIENTS,
+                "renderer": tabletop.SCENE_RENDERERS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +101,11 @@ class TabletopConfig(JsonConfig):
       respect to the poses: "autodiff" or "finite_differences" (central
       differences of whole images, as the paper did with its renderer;
       6 N more renders per backward pass).
+    renderer: what draws p(x | z)'s mean, one of
+      `tabletop.SCENE_RENDERERS`: "tensorflow" (air_tf's renderer) or
+      "mujoco" (the paper's renderer, `mujoco_renderer`: needs
+      `renderer_gradients="finite_differences"`, no DAIR, training
+      without XLA, and cannot be exported).
   """
   image_size: int = 64
   max_steps: int = 3
@@ -113,6 +123,7 @@ class TabletopConfig(JsonConfig):
   glimpse_hidden: tuple[int, ...] = (128,)
   identity_gradient: str = "enumerate"
   renderer_gradients: str = "autodiff"
+  renderer: str = "tensorflow"
 
   @property
   def canvas_size(self) -> tuple[int, int]:
@@ -144,6 +155,15 @@ class TabletopConfig(JsonConfig):
       raise ValueError(f"renderer_gradients must be one of "
                        f"{RENDERER_GRADIENTS}, got "
                        f"{self.renderer_gradients!r}.")
+    if self.renderer not in tabletop.SCENE_RENDERERS:
+      raise ValueError(f"renderer must be one of {tabletop.SCENE_RENDERERS}, "
+                       f"got {self.renderer!r}.")
+    if self.renderer == "mujoco" and (
+        self.renderer_gradients != "finite_differences" or self.dair):
+      raise ValueError(
+          "The mujoco renderer gives no gradients and cannot run inside "
+          "the inference loop: it needs renderer_gradients="
+          "'finite_differences' and dair=False.")
     for name in ("image_encoder_hidden", "baseline_hidden",
                  "glimpse_hidden"):
       if min(getattr(self, name), default=1) < 1:
@@ -169,7 +189,7 @@ class SceneRenderer(Renderer):
 
   def __init__(self, image_size: int, edge_softness: float,
                likelihood_std: float, gradients: str = "autodiff",
-               name: str = "renderer"):
+               renderer: str = "tensorflow", name: str = "renderer"):
     """Constructs the renderer.
 
     Args:
@@ -181,15 +201,21 @@ class SceneRenderer(Renderer):
         rendered inside the inference loop, is differentiated by autodiff
         either way: TensorFlow cannot take a custom gradient that
         captures tensors inside a `tf.while_loop`.
+      renderer: what draws the likelihood's mean: "tensorflow" or
+        "mujoco" (`mujoco_renderer.MujocoRenderer`, finite differences;
+        the empty table and DAIR's objects stay air_tf's).
       name: the module's name.
     """
     super().__init__((image_size, image_size), "normal", likelihood_std,
                      name=name)
     camera = Camera(image_size=image_size)
-    self.scene = TabletopRenderer(camera, edge_softness=edge_softness,
-                                  gradients=gradients)
-    self._objects = self.scene if gradients == "autodiff" else (
-        TabletopRenderer(camera, edge_softness=edge_softness))
+    self.scene = (
+        mujoco_renderer.MujocoRenderer(camera) if renderer == "mujoco" else
+        TabletopRenderer(camera, edge_softness=edge_softness,
+                         gradients=gradients))
+    self._objects = self.scene if (
+        gradients == "autodiff" and renderer == "tensorflow") else (
+            TabletopRenderer(camera, edge_softness=edge_softness))
     self._table = self._objects(tf.zeros([1, 1]),
                              tf.one_hot([[0]], shapes.NUM_SHAPES),
                              tf.zeros([1, 1, _POSE_SIZE]))[0]
@@ -430,7 +456,7 @@ class TabletopAIR(snt.Module):
                                (0.0, 0.0, 0.0), config.pose_prior_scale)
     self.renderer = SceneRenderer(config.image_size, config.edge_softness,
                                   config.likelihood_std,
-                                  config.renderer_gradients)
+                                  config.renderer_gradients, config.renderer)
     self.inference = TabletopInference(
         self.renderer, config.max_steps, config.lstm_size,
         config.image_encoder_hidden, config.dair,
@@ -439,6 +465,12 @@ class TabletopAIR(snt.Module):
     self.baseline = Baseline(config.baseline_lstm_size,
                              config.baseline_hidden,
                              config.image_encoder_hidden)
+
+  @property
+  def xla_compilable(self) -> bool:
+    """Whether its passes compile with XLA: not with MuJoCo, which renders
+    outside TensorFlow's graph."""
+    return self.config.renderer == "tensorflow"
 
   @property
   def model_variables(self) -> tuple[tf.Variable, ...]:

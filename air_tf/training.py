@@ -190,6 +190,11 @@ class Trainer(tf.Module):
           f"The enumerate objective sums the count out of the 2D AIR's "
           f"ELBO; {type(model).__name__} draws discrete identities too: "
           f"train it with objective 'elbo'.")
+    if config.jit_compile and not model.xla_compilable:
+      raise ValueError(
+          "The model renders outside TensorFlow's graph (MuJoCo), which XLA "
+          "cannot compile: train it with jit_compile=False "
+          "(--nojit_compile).")
     self.model = model
     self.config = config
     self.strategy = strategy

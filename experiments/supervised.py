@@ -39,7 +39,7 @@ flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints "
                      "and progress lines.", lower_bound=1)
 flags.DEFINE_bool("jit_compile", True, "Compile the step with XLA.")
 config_flags.define_flags(
-    TabletopConfig, {"identity_gradient": tabletop_air.IDENTITY_GRADIENTS},
+    TabletopConfig, tabletop_air.FLAG_CHOICES,
     prefix=tabletop_air.FLAG_PREFIX)
 
 FLAGS = flags.FLAGS

@@ -49,7 +49,7 @@ flags.DEFINE_bool("replace_training_config", False, "Resume a run under "
 _FLAG_PREFIXES = {AIRConfig: "", TabletopConfig: tabletop_air.FLAG_PREFIX}
 config_flags.define_flags(AIRConfig, {"likelihood": LIKELIHOODS})
 config_flags.define_flags(
-    TabletopConfig, {"identity_gradient": tabletop_air.IDENTITY_GRADIENTS},
+    TabletopConfig, tabletop_air.FLAG_CHOICES,
     prefix=_FLAG_PREFIXES[TabletopConfig])
 config_flags.define_flags(TrainConfig, {"objective": OBJECTIVES})
 config_flags.define_flags(datasets.DataConfig,
