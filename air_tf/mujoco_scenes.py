@@ -1,8 +1,9 @@
 """Table-top scenes drawn by MuJoCo, the paper's renderer: an optional extra.
 
 It needs the `mujoco` package (`pip install mujoco`, or `.[mujoco]`) and
-an OpenGL context without a display: EGL (`MUJOCO_GL=egl`, set here unless
-already set; Debian's `libegl1`, `libegl-mesa0` and `libgl1-mesa-dri`).
+an OpenGL context without a display: EGL (`MUJOCO_GL=egl`, which
+`mujoco_process` sets unless it is set; Debian's `libegl1`,
+`libegl-mesa0` and `libgl1-mesa-dri`).
 
 The scene is the one `tabletop_renderer.TabletopRenderer` draws: its camera
 (position, look-at point, field of view), its light's direction and ambient
