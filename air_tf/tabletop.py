@@ -156,10 +156,11 @@ def tabletop_scenes(num_images: int, seed: int,
   for start in range(0, num_images, _RENDER_BATCH):
     part = slice(start, start + _RENDER_BATCH)
     kept = min(_RENDER_BATCH, num_images - start)
-    rendered = render(presence[part], one_hot[part],
-                      padded_poses[part]).numpy()[:kept]
-    images[start:start + kept] = np.round(
-        np.clip(rendered, 0, 1) * 255).astype(np.uint8)
+    if scene_renderer == "tensorflow":
+      rendered = render(presence[part], one_hot[part],
+                        padded_poses[part]).numpy()[:kept]
+      images[start:start + kept] = np.round(
+          np.clip(rendered, 0, 1) * 255).astype(np.uint8)
     alone = silhouettes(one_hot[part].reshape(-1, shapes.NUM_SHAPES),
                         padded_poses[part].reshape(-1, 3)) > 0.5
     boxes[start:start + kept] = mask_boxes(alone).numpy().reshape(
