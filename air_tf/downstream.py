@@ -129,7 +129,7 @@ def _train_with_early_stopping(network, inputs, targets, validation_inputs,
   optimizer = snt.optimizers.Adam(learning_rate)
   batch_size = min(batch_size, len(inputs))
 
-  @tf.function
+  @tf.function(autograph=False)
   def update(batch_inputs, batch_targets):
     with tf.GradientTape() as tape:
       loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(

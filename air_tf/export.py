@@ -112,7 +112,7 @@ class ServingModule(tf.Module):
     return (self._model.object_boxes(z_where, z_what) *
             z_pres[..., tf.newaxis])
 
-  @tf.function
+  @tf.function(autograph=False)
   def infer(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """Deterministic inference; see the module docstring."""
     return self._infer_checked(_checked_images(
@@ -120,7 +120,7 @@ class ServingModule(tf.Module):
 
   # Compiled apart from the checks, whose assertions XLA cannot run: the
   # whole inference loop becomes one XLA computation per batch size.
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=True, autograph=False)
   def _infer_checked(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
     # The whole pass: XLA drops its likelihood and KLs, which no output
     # reads, and the 2D model's reconstruction is DAIR's own drawing.
@@ -138,7 +138,8 @@ class ServingModule(tf.Module):
     }
 
   @tf.function(input_signature=[tf.TensorSpec([], tf.int32,
-                                              name="num_samples")])
+                                              name="num_samples")],
+               autograph=False)
   def sample(self, num_samples: tf.Tensor) -> dict[str, tf.Tensor]:
     """Scenes drawn from the prior; see the module docstring."""
     tf.debugging.assert_positive(

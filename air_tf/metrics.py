@@ -66,10 +66,11 @@ class Evaluator:
     # trace with an unknown batch dimension.
     self._infer = tf.function(
         lambda images, z_pres_prob: model(images, z_pres_prob, sample=False),
-        reduce_retracing=True)
+        reduce_retracing=True, autograph=False)
     self._log_weights = tf.function(self._sampled_terms,
-                                    reduce_retracing=True)
-    self._count_elbos = tf.function(model.count_elbos, reduce_retracing=True)
+                                    reduce_retracing=True, autograph=False)
+    self._count_elbos = tf.function(model.count_elbos, reduce_retracing=True,
+                                    autograph=False)
 
   def _sampled_terms(self, images, z_pres_prob, seed, num_samples):
     repeated = tf.repeat(images, num_samples, axis=0)

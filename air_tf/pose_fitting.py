@@ -71,7 +71,7 @@ def fit_poses(renderer: TabletopRenderer, images: np.ndarray,
     rendered = renderer(presence, one_hot, poses)
     return tf.reduce_sum(tf.square(rendered - targets), axis=[1, 2, 3])
 
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=True, autograph=False)
   def step():
     with tf.GradientTape() as tape:
       error = squared_error()
@@ -82,7 +82,8 @@ def fit_poses(renderer: TabletopRenderer, images: np.ndarray,
   start = time.time()
   for _ in range(steps):
     step()
-  error = tf.function(squared_error, jit_compile=True)().numpy()
+  error = tf.function(squared_error, jit_compile=True,
+                      autograph=False)().numpy()
   seconds = time.time() - start
   error = error.reshape(restarts, batch_size)
   best = np.argmin(error, axis=0)

@@ -136,13 +136,14 @@ def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
   poses = tf.Variable(starts)
   optimizer = snt.optimizers.Adam(learning_rate)
 
-  @tf.function(jit_compile=jit_compile)
+  @tf.function(jit_compile=jit_compile, autograph=False)
   def step():
     with tf.GradientTape() as tape:
       loss = -tf.reduce_sum(log_joint(poses))
     optimizer.apply([tape.gradient(loss, poses)], [poses])
 
-  evaluate = tf.function(log_joint, jit_compile=jit_compile)
+  evaluate = tf.function(log_joint, jit_compile=jit_compile,
+                         autograph=False)
   # Compiled by one step, which is then undone.
   step()
   evaluate(poses)
@@ -188,7 +189,7 @@ def metropolis_search(model: TabletopAIR, images: np.ndarray,
   results = kernel.bootstrap_results(state)
   best_state, best = state, results.accepted_results.target_log_prob
 
-  @tf.function(jit_compile=jit_compile)
+  @tf.function(jit_compile=jit_compile, autograph=False)
   def run(state, results, best_state, best, count, seed):
     def body(k, state, results, best_state, best):
       state, results = kernel.one_step(

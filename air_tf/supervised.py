@@ -27,6 +27,7 @@ from air_tf import logdir as logdir_lib
 from air_tf import models
 from air_tf import shapes
 from air_tf import tabletop
+from air_tf import training
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 
@@ -109,8 +110,10 @@ class SupervisedTrainer(snt.Module):
     self.model = model
     model.build()  # The baseline too, untrained: a checkpoint like AIR's.
     self.optimizer = snt.optimizers.Adam(learning_rate)
+    training.make_slots(self.optimizer, model.model_variables)
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    self._compiled_step = tf.function(self._update, jit_compile=jit_compile)
+    self._compiled_step = tf.function(self._update, jit_compile=jit_compile,
+                                      autograph=False)
 
   def _update(self, images: tf.Tensor,
               targets: Labels) -> dict[str, tf.Tensor]:

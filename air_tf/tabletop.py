@@ -147,8 +147,10 @@ def tabletop_scenes(num_images: int, seed: int,
   boxes = np.zeros([num_images, max_objects, 4], np.float32)
   # Compiled, and always called with full batches (the last one padded),
   # so that it is traced once.
-  render = tf.function(renderer.__call__, jit_compile=jit_compile)
-  silhouettes = tf.function(renderer.silhouettes, jit_compile=jit_compile)
+  render = tf.function(renderer.__call__, jit_compile=jit_compile,
+                       autograph=False)
+  silhouettes = tf.function(renderer.silhouettes, jit_compile=jit_compile,
+                            autograph=False)
   padding = -num_images % _RENDER_BATCH
   pad = lambda array: np.concatenate(
       [array, np.zeros([padding, *array.shape[1:]], array.dtype)])

@@ -3,7 +3,7 @@
 import contextlib
 import dataclasses
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import sonnet as snt
 import tensorflow as tf
@@ -161,6 +161,14 @@ def learning_rate(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
                     config.learning_rate_decay_steps)
 
 
+def make_slots(optimizer: snt.Optimizer,
+               variables: Sequence[tf.Variable]) -> None:
+  """Makes a Sonnet optimiser's slots for `variables` now: made by its
+  first update inside a traced step instead, they would make TensorFlow
+  trace that step twice."""
+  optimizer._initialize(variables)  # pylint: disable=protected-access
+
+
 class Trainer(tf.Module):
   """Owns the optimisers and the step counter, and trains an `AIR`.
 
@@ -226,15 +234,23 @@ class Trainer(tf.Module):
           config.baseline_learning_rate)
       self.normalizer = estimator.SignalNormalizer(
           model.config.max_steps, scale=config.normalize_signal)
+    make_slots(self.optimizer, model.model_variables)
+    if config.objective == "elbo":
+      make_slots(self.baseline_optimizer, model.baseline.trainable_variables)
     self._presence_warmup_steps = (
         model.PRESENCE_WARMUP_STEPS if config.presence_warmup_steps is None
         else config.presence_warmup_steps)
-    self._compiled_gradients = tf.function(self._gradients,
-                                           jit_compile=config.jit_compile)
+    # No AutoGraph (here and in air_tf's other functions): the model's
+    # loops and branches are TensorFlow's own, and converting the ~800
+    # functions of TensorFlow, TFP and Sonnet it calls took three quarters
+    # of the time to trace a training step.
+    self._compiled_gradients = tf.function(
+        self._gradients, jit_compile=config.jit_compile, autograph=False)
     # With replicas the mean over them and the update run outside XLA,
     # which has no collectives on the CPU; alone, the whole step compiles.
     self._compiled_step = tf.function(
-        self._update, jit_compile=config.jit_compile and strategy is None)
+        self._update, jit_compile=config.jit_compile and strategy is None,
+        autograph=False)
     self._checkpoint = tf.train.Checkpoint(
         model=self.model, optimizer=self.optimizer,
         baseline_optimizer=self.baseline_optimizer,
@@ -311,7 +327,7 @@ class Trainer(tf.Module):
          *model_gradients, *baseline_gradients]])
     # A non-finite update would spoil every parameter for good: skip it,
     # count it, and let the caller decide when too many in a row is fatal.
-    if finite:
+    def apply_update():
       self._learning_rate.assign(learning_rate(self.step, self.config))
       self.optimizer.apply(model_gradients, self.model.model_variables)
       if self.config.objective == "elbo":
@@ -319,9 +335,12 @@ class Trainer(tf.Module):
             baseline_gradients, self.model.baseline.trainable_variables)
         self.normalizer.update(parts["signal_statistics"])
       self.nonfinite_in_a_row.assign(0)
-    else:
+
+    def skip_update():
       self.skipped_updates.assign_add(1)
       self.nonfinite_in_a_row.assign_add(1)
+
+    tf.cond(finite, apply_update, skip_update)
     self.step.assign_add(1)
     return {**parts["logs"], "z_pres_prior": prior_prob,
             "learning_rate": self._learning_rate,

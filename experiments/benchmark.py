@@ -3,9 +3,10 @@ r"""Measures training and SavedModel inference throughput.
     python experiments/benchmark.py --export_dir=runs/air/export
 
 Prints one line per figure: the median over `--windows` timing windows,
-after warm-up (tracing) is excluded. Training is timed for each of
-`--configs` at `--inferences_per_step` (images x samples per image), on
-multi-MNIST images:
+after warm-up (tracing) is excluded; a training line also gives the
+seconds of its first step, which traces (and compiles) it. Training is
+timed for each of `--configs` at `--inferences_per_step` (images x
+samples per image), on multi-MNIST images:
 
 - default: `AIRConfig()` and `TrainConfig()` (DAIR), 16 images x 4
   samples.
@@ -76,9 +77,12 @@ _CONFIGS = {
 }
 
 
-def _median_rate(run_once, items_per_call: int) -> float:
-  """Median items/second over the timing windows, after one warm-up call."""
+def _median_rate(run_once, items_per_call: int) -> tuple[float, float]:
+  """Median items/second over the timing windows, and the seconds of the
+  warm-up call before them (the first, which traces)."""
+  start = time.perf_counter()
   run_once()
+  warm_up_seconds = time.perf_counter() - start
   rates = []
   for _ in range(FLAGS.windows):
     calls, start = 0, time.perf_counter()
@@ -86,7 +90,7 @@ def _median_rate(run_once, items_per_call: int) -> float:
       run_once()
       calls += 1
     rates.append(calls * items_per_call / (time.perf_counter() - start))
-  return float(np.median(rates))
+  return float(np.median(rates)), warm_up_seconds
 
 
 def _images(count: int) -> np.ndarray:
@@ -128,11 +132,12 @@ def main(argv):
     images = distribution.split_batch(strategy,
                                       tf.constant(_images(batch_size)))
     trainer = Trainer(AIR(model_config), train_config, strategy)
-    rate = _median_rate(lambda t=trainer, i=images: t.train_step(i)[
-        "elbo"].numpy(), 1)
+    rate, first_step_seconds = _median_rate(
+        lambda t=trainer, i=images: t.train_step(i)["elbo"].numpy(), 1)
     print(f"train {name} config, {batch_size} images x {samples} samples, "
           f"{device}, {compiled}, {replicas} replica(s): {rate:.2f} steps/s "
-          f"({rate * batch_size:.0f} images/s)")
+          f"({rate * batch_size:.0f} images/s; first step "
+          f"{first_step_seconds:.1f} s)")
   if "inference" in FLAGS.measure:
     export_dir = FLAGS.export_dir
     if export_dir is None:
@@ -148,7 +153,8 @@ def main(argv):
     pool = _images(max(sizes))
     for size in sizes:
       batch = tf.constant(pool[:size])
-      rate = _median_rate(lambda b=batch: infer(images=b)["count"].numpy(),
+      rate, _ = _median_rate(
+          lambda b=batch: infer(images=b)["count"].numpy(),
                           size)
       print(f"SavedModel inference, batch {size}, {device}: "
             f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
@@ -156,12 +162,13 @@ def main(argv):
     model = TabletopAIR(TabletopConfig())
     model.build()
     infer = tf.function(lambda images: model(images, 1e-5, sample=False).count,
+                        autograph=False,
                         jit_compile=True)
     sizes = [int(size) for size in FLAGS.inference_batch_sizes]
     pool = tabletop.tabletop_scenes(max(sizes), seed=1).float_images()
     for size in sizes:
       batch = tf.constant(pool[:size])
-      rate = _median_rate(lambda b=batch: infer(b).numpy(), size)
+      rate, _ = _median_rate(lambda b=batch: infer(b).numpy(), size)
       print(f"table-top AIR inference, batch {size}, {device}: "
             f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
 

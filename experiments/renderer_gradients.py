@@ -53,7 +53,7 @@ _EDGE_SOFTNESS = 0.01
 
 
 def _gradient_function(renderer, targets, presence, one_hot):
-  @tf.function(jit_compile=True)
+  @tf.function(jit_compile=True, autograph=False)
   def gradient(poses):
     with tf.GradientTape() as tape:
       tape.watch(poses)
@@ -82,7 +82,7 @@ def main(argv):
                for kind, renderer in renderers.items()}
 
   # The reference: central differences of each scene's own error.
-  errors = tf.function(lambda p: gradients["autodiff"](p)[0],
+  errors = tf.function(lambda p: gradients["autodiff"](p)[0], autograph=False,
                        jit_compile=True)
   reference = np.zeros(scenes.poses.shape, np.float32)
   step = FLAGS.reference_step
