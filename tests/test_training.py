@@ -181,6 +181,8 @@ def test_enumerated_training_raises_the_elbo_without_a_baseline(tiny_config):
 
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):
   trainer = Trainer(AIR(tiny_config), CONFIG)
+  # Adam's slots exist before the first step, which so is traced once.
+  assert len(trainer.optimizer.m) == len(trainer.model.model_variables)
   images = _images()
   trainer.train_step(images)
   before = _variables(trainer)
