@@ -161,9 +161,9 @@ def learning_rate(step: tf.Tensor, config: TrainConfig) -> tf.Tensor:
                     config.learning_rate_decay_steps)
 
 
-def make_slots(optimizer: snt.Optimizer,
+def make_slots(optimizer: snt.optimizers.Adam,
                variables: Sequence[tf.Variable]) -> None:
-  """Makes a Sonnet optimiser's slots for `variables` now: made by its
+  """Makes Sonnet Adam's moment slots for `variables` now: made by its
   first update inside a traced step instead, they would make TensorFlow
   trace that step twice."""
   optimizer._initialize(variables)  # pylint: disable=protected-access
