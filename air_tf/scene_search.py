@@ -21,6 +21,7 @@ import tensorflow_probability as tfp
 
 from air_tf import pose_fitting
 from air_tf import shapes
+from air_tf import training
 from air_tf.tabletop_air import TabletopAIR
 
 
@@ -135,6 +136,7 @@ def adam_search(model: TabletopAIR, images: np.ndarray, z_pres_prob: float,
        model.config.max_steps), seed)
   poses = tf.Variable(starts)
   optimizer = snt.optimizers.Adam(learning_rate)
+  training.make_slots(optimizer, [poses])
 
   @tf.function(jit_compile=jit_compile, autograph=False)
   def step():

@@ -242,8 +242,8 @@ class Trainer(tf.Module):
         else config.presence_warmup_steps)
     # No AutoGraph (here and in air_tf's other functions): the model's
     # loops and branches are TensorFlow's own, and converting the ~800
-    # functions of TensorFlow, TFP and Sonnet it calls took three quarters
-    # of the time to trace a training step.
+    # functions of TensorFlow, TFP and Sonnet it calls took about half of
+    # the time to trace a training step.
     self._compiled_gradients = tf.function(
         self._gradients, jit_compile=config.jit_compile, autograph=False)
     # With replicas the mean over them and the update run outside XLA,

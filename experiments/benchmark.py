@@ -154,8 +154,7 @@ def main(argv):
     for size in sizes:
       batch = tf.constant(pool[:size])
       rate, _ = _median_rate(
-          lambda b=batch: infer(images=b)["count"].numpy(),
-                          size)
+          lambda b=batch: infer(images=b)["count"].numpy(), size)
       print(f"SavedModel inference, batch {size}, {device}: "
             f"{rate:.1f} images/s ({1000 * size / rate:.2f} ms per batch)")
   if "tabletop" in FLAGS.measure:
