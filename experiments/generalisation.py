@@ -12,8 +12,9 @@ The paper's two tests of generalisation (section 3.1), for every model of
 
 Each run is `experiments/train.py` in ROOT/MODEL_on_COUNTS_seed_S (while it
 trains, TensorBoard shows its held-out count accuracy: on the training
-counts for extrapolation, on the held-out count for interpolation), then
-`experiments/evaluate.py` on the unseen count and on the training counts.
+counts for extrapolation, on the held-out count for interpolation), then its
+final evaluation (`experiments/evaluate.py`'s, in this process) on the unseen
+count and on the training counts.
 Every model trains and is tested with one inference step more than the
 largest count of either, so that over-counting shows and no step is used
 at test time that training never trained; the counted scenes are drawn
@@ -30,6 +31,7 @@ from absl import flags
 import numpy as np
 
 from air_tf import cli
+from air_tf import evaluation
 from air_tf import files
 from air_tf import logdir as logdir_lib
 from air_tf import visualisation
@@ -71,11 +73,6 @@ def _joined(counts: tuple[int, ...]) -> str:
   return "-".join(map(str, counts))
 
 
-def _run(binary: str, *args: str) -> None:
-  cli.run_binary(os.path.join(_EXPERIMENTS, binary), *args,
-                 on_failure="run the experiment again to resume.")
-
-
 def _train_and_test(model: str, seed: int, test: str,
                     train_counts: tuple[int, ...],
                     test_counts: tuple[int, ...]) -> dict:
@@ -92,19 +89,20 @@ def _train_and_test(model: str, seed: int, test: str,
     # run watches its held-out count as it trains.
     watched = ["--test_counts=" + ",".join(map(str, test_counts))] if (
         test == "interpolation") else []
-    _run("train.py", f"--logdir={logdir}", f"--seed={seed}",
-         f"--max_steps={max_steps}",
-         "--counts=" + ",".join(map(str, train_counts)), *watched,
-         *FLAGS.train_flags, *MODELS[model])  # The model's flag wins.
+    cli.run_binary(
+        os.path.join(_EXPERIMENTS, "train.py"), f"--logdir={logdir}",
+        f"--seed={seed}", f"--max_steps={max_steps}",
+        "--counts=" + ",".join(map(str, train_counts)), *watched,
+        *FLAGS.train_flags, *MODELS[model],  # The model's flag wins.
+        on_failure="run the experiment again to resume.")
   results = {}
   for name, counts in evaluations.items():
     if not os.path.exists(paths[name]):
-      _run("evaluate.py", f"--logdir={logdir}",
-           "--test_counts=" + ",".join(map(str, counts)),
-           f"--num_images={FLAGS.eval_images}",
-           "--iw_samples=0", "--novariants", "--nocount_by_elbo",
-           f"--png={os.path.join(logdir, name + '.png')}",
-           f"--json={paths[name]}")
+      files.write_json(paths[name], evaluation.FinalEvaluation(
+          logdir, evaluation.EvaluationConfig(
+              num_images=FLAGS.eval_images, test_counts=counts,
+              iw_samples=0, variants=False, count_by_elbo=False,
+              png=os.path.join(logdir, name + ".png")))())
     with open(paths[name]) as f:
       results[name] = json.load(f)
   return {"test": test, "model": model, "seed": seed, "logdir": logdir,

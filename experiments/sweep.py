@@ -4,10 +4,11 @@ r"""Trains AIR once per seed, evaluates every run and writes the seed table.
 
 For each floating-point path p of `--paths` and each seed s this runs
 `experiments/train.py --logdir=ROOT/p/seed_s --seed=s` (plus the path's
-flags and `--train_flags`), then `experiments/evaluate.py` on the final
-checkpoint, and writes ROOT/sweep.md (per-seed table with the held-out
-digit-size bands and Pyro's layout, mean and min, k of n seeds at or above
-`--threshold`, seeds x paths, confusion matrices), ROOT/sweep.json and
+flags and `--train_flags`), then evaluates its final checkpoint as
+`experiments/evaluate.py` does (in this process), and writes ROOT/sweep.md
+(per-seed table with the held-out digit-size bands and Pyro's layout, mean
+and min, k of n seeds at or above `--threshold`, seeds x paths, confusion
+matrices), ROOT/sweep.json and
 ROOT/curves.png (held-out count accuracy against steps and against
 wall-clock minutes). Running it again resumes unfinished seeds and
 re-evaluates nothing that is done.
@@ -37,6 +38,7 @@ from absl import flags
 import numpy as np
 
 from air_tf import cli
+from air_tf import evaluation
 from air_tf import files
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
@@ -62,15 +64,11 @@ FLAGS = flags.FLAGS
 _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
 
 
-def _run(binary: str, *args: str) -> None:
-  cli.run_binary(os.path.join(_EXPERIMENTS, binary), *args,
-                 on_failure="run the sweep again to resume.")
-
-
 def _train(seed: int, path: str, logdir: str) -> None:
   """Trains one seed on one path."""
-  _run("train.py", f"--logdir={logdir}", f"--seed={seed}", *PATHS[path],
-       *FLAGS.train_flags)
+  cli.run_binary(os.path.join(_EXPERIMENTS, "train.py"), f"--logdir={logdir}",
+                 f"--seed={seed}", *PATHS[path], *FLAGS.train_flags,
+                 on_failure="run the sweep again to resume.")
 
 
 def _summarise(seed: int, path: str, logdir: str) -> dict:
@@ -180,9 +178,9 @@ def main(argv):
         print(f"=== path {path}, seed {seed}: training in {logdir}",
               flush=True)
         _train(seed, path, logdir)
-        _run("evaluate.py", f"--logdir={logdir}", f"--json={final_json}",
-             f"--num_images={FLAGS.eval_images}",
-             f"--iw_images={FLAGS.iw_images}")
+        files.write_json(final_json, evaluation.FinalEvaluation(
+            logdir, evaluation.EvaluationConfig(
+                num_images=FLAGS.eval_images, iw_images=FLAGS.iw_images))())
       runs.append(_summarise(seed, path, logdir))
   report = _table(runs)
   files.write_atomically(os.path.join(FLAGS.root, "sweep.md"), report)

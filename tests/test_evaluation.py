@@ -1,0 +1,66 @@
+"""A run's final evaluation: its configuration's checks and its figures'
+consistency with the scenes counted."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from air_tf import datasets
+from air_tf import evaluation
+from air_tf import logdir
+from air_tf.model import AIR
+from air_tf.training import TrainConfig
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("num_images", 0, "num_images must be >= 1"),
+    ("max_steps", 0, "max_steps must be >= 1"),
+    ("iw_images", -1, "iw_images must be >= 0"),
+    ("test_counts", (2, -1), "test_counts must be non-negative"),
+    ("test_counts", (), "test_counts must be non-negative"),
+    ("z_pres_prior", 1.0, r"z_pres_prior must be in \(0, 1\)"),
+    ("scene_renderer", "blender", "scene_renderer must be one of"),
+])
+def test_a_bad_configuration_says_what_is_wrong(field, value, message):
+  with pytest.raises(ValueError, match=message):
+    evaluation.EvaluationConfig(**{field: value})
+
+
+def test_a_folder_without_a_run_is_refused(tmp_path):
+  with pytest.raises(FileNotFoundError, match="not a training logdir"):
+    evaluation.FinalEvaluation(str(tmp_path), evaluation.EvaluationConfig())
+
+
+def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
+  run = str(tmp_path)
+  config = dataclasses.replace(tiny_config, canvas_size=(50, 50))
+  logdir.ensure_config(run, config)
+  logdir.ensure_config(run, datasets.DataConfig())
+  logdir.ensure_config(run, TrainConfig(z_pres_prior=0.2))
+  model = AIR(config)
+  model.build()
+  step = tf.Variable(7, dtype=tf.int64)
+  checkpoint = tf.train.Checkpoint(model=model, step=step)
+  logdir.checkpoint_manager(checkpoint, run).save(checkpoint_number=7)
+  png = str(tmp_path / "examples.png")
+  figures = evaluation.FinalEvaluation(run, evaluation.EvaluationConfig(
+      num_images=12, test_counts=(1, 2), iw_samples=3, iw_images=5,
+      variants=False, png=png, num_examples=4))()
+  json.dumps(figures)  # What sweep.py and evaluate.py write.
+  assert figures["step"] == 7 and figures["z_pres_prior"] == pytest.approx(0.2)
+  assert figures["iw_images"] == 5 and np.isfinite(figures["iw_bound"])
+  confusion = np.array(figures["confusion"])
+  assert confusion.shape == (4, 4)  # Counts 0..3 with three steps.
+  assert confusion.sum() == 12 and confusion.sum(axis=1)[[0, 3]].sum() == 0
+  assert figures["count_accuracy"] == pytest.approx(
+      np.trace(confusion) / 12)
+  assert figures["mean_count"] == pytest.approx(
+      (confusion.sum(axis=0) * np.arange(4)).sum() / 12)
+  elbo_confusion = np.array(figures["elbo_confusion"])
+  assert figures["elbo_count_accuracy"] == pytest.approx(
+      np.trace(elbo_confusion) / 12)
+  assert figures["variants"] == {}  # Counted in test_binaries' sweep.
+  assert tf.io.decode_png(tf.io.read_file(png)).shape[-1] == 3
