@@ -51,13 +51,27 @@ class Scenes:
     return self.images.astype(np.float32) / 255.0
 
 
-def _crop_to_ink(image: np.ndarray) -> np.ndarray:
-  """The smallest rectangle of `[h, w]` image that holds all its ink."""
-  rows = np.flatnonzero(image.any(axis=1))
-  columns = np.flatnonzero(image.any(axis=0))
-  if not len(rows):
-    raise ValueError("Every object must have some ink; one is blank.")
-  return image[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+def _crop_to_ink(objects: Sequence[np.ndarray]) -> list[np.ndarray]:
+  """The smallest rectangle of each `[h, w]` object that holds all its ink
+  (a view of it)."""
+  inks = [None] * len(objects)
+  by_shape = {}
+  for index, image in enumerate(objects):
+    by_shape.setdefault(image.shape, []).append(index)
+  # Vectorised over the objects of each shape: one at a time, cutting
+  # MNIST's 70,000 digits took seconds.
+  for (height, width), indices in by_shape.items():
+    stack = np.stack([objects[index] for index in indices])
+    rows, columns = stack.any(axis=2), stack.any(axis=1)
+    if not rows.any(axis=1).all():
+      raise ValueError("Every object must have some ink; one is blank.")
+    tops, lefts = rows.argmax(axis=1), columns.argmax(axis=1)
+    bottoms = height - rows[:, ::-1].argmax(axis=1)
+    rights = width - columns[:, ::-1].argmax(axis=1)
+    for index, top, bottom, left, right in zip(indices, tops, bottoms,
+                                               lefts, rights):
+      inks[index] = objects[index][top:bottom, left:right]
+  return inks
 
 
 # Scene layouts of `scatter_objects`.
@@ -157,7 +171,7 @@ def scatter_objects(objects: Sequence[np.ndarray], num_images: int, seed: int,
     labels = np.full(len(objects), -1, np.int32)
   if len(labels) != len(objects):
     raise ValueError(f"{len(objects)} objects but {len(labels)} labels.")
-  inks = [_crop_to_ink(image) for image in objects]  # Rejects blank ones.
+  inks = _crop_to_ink(objects)  # Rejects blank ones.
   if layout == "ink_apart":
     objects = inks
   height, width = np.max([image.shape for image in objects], axis=0)
