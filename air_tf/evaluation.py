@@ -73,10 +73,7 @@ class EvaluationConfig:
     if self.z_pres_prior is not None and not 0 < self.z_pres_prior < 1:
       raise ValueError(f"z_pres_prior must be in (0, 1), got "
                        f"{self.z_pres_prior}.")
-    if self.scene_renderer not in (None, *tabletop.SCENE_RENDERERS):
-      raise ValueError(f"scene_renderer must be one of "
-                       f"{tabletop.SCENE_RENDERERS}, got "
-                       f"{self.scene_renderer!r}.")
+    # scene_renderer: checked by the run's DataConfig it replaces.
 
 
 class FinalEvaluation:
