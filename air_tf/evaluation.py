@@ -46,6 +46,12 @@ class EvaluationConfig:
       inference network, not the model, gets the count wrong.
     png: Writes example reconstructions here; default: LOGDIR/examples.png.
     num_examples: Examples in the PNG; 0: no PNG.
+    undercounted_examples: Also asks of the held-out scenes counted short
+      whether the inference network proposed the object it missed and the
+      model declined it, or proposed nothing worth drawing
+      (`metrics.Evaluator.last_object`, against the scenes counted right),
+      and pictures this many of them with as many steps present as they
+      have objects, in LOGDIR/undercounted.png; 0: neither.
   """
   num_images: int = 10000
   test_counts: Optional[tuple[int, ...]] = None
@@ -58,11 +64,12 @@ class EvaluationConfig:
   count_by_elbo: bool = True
   png: Optional[str] = None
   num_examples: int = 16
+  undercounted_examples: int = 0
 
   def __post_init__(self):
     for name, least in (("num_images", 1), ("max_steps", 1),
                         ("iw_samples", 0), ("iw_images", 0),
-                        ("num_examples", 0)):
+                        ("num_examples", 0), ("undercounted_examples", 0)):
       value = getattr(self, name)
       if value is not None and value < least:
         raise ValueError(f"{name} must be >= {least}, got {value}.")
@@ -154,6 +161,9 @@ class FinalEvaluation:
                if isinstance(test, tabletop.TabletopScenes) else {})
     for name, value in objects.items():
       print(f"{name}: {value:.4g}")
+    undercounted = (self._undercounted(evaluator, images, test.counts,
+                                       result.inferred["count"])
+                    if config.undercounted_examples else {})
     variants = {}
     if config.variants:
       for name, variant in datasets.held_out_variants(
@@ -184,4 +194,36 @@ class FinalEvaluation:
         "mean_count": result.mean_count, "elbo": result.elbo,
         "iw_bound": result.iw_bound, "iw_samples": result.iw_samples,
         "iw_images": iw_images if result.iw_bound is not None else 0,
-        **by_elbo, **objects, "variants": variants}
+        **by_elbo, **objects, **undercounted, "variants": variants}
+
+  def _undercounted(self, evaluator: metrics.Evaluator, images: np.ndarray,
+                    counts: np.ndarray, inferred: np.ndarray) -> dict:
+    """What the last object of the scenes counted short adds, against the
+    scenes counted right, and a picture of the first of them."""
+    last = evaluator.last_object(images, counts, self._prior)
+    figures, defined = {}, np.isfinite(last["evidence"])
+    for name, scenes in (("undercounted", (inferred < counts) & defined),
+                         ("counted_right", (inferred == counts) & defined)):
+      figures[name] = {"scenes": int(scenes.sum())}
+      if not scenes.any():
+        continue
+      figures[name].update(
+          median_gain=float(np.median(last["gain"][scenes])),
+          median_cost=float(np.median(last["cost"][scenes])),
+          declined=float(np.mean(last["evidence"][scenes] < 0)))
+      print(f"{name.replace('_', ' ')} ({scenes.sum()} scenes): the last "
+            f"object adds {figures[name]['median_gain']:.1f} nats of "
+            f"likelihood for {figures[name]['median_cost']:.1f} of KL "
+            f"(medians); one object fewer scores higher in "
+            f"{figures[name]['declined']:.1%} of them")
+    shown = np.flatnonzero((inferred < counts) & defined)[
+        :self._config.undercounted_examples]
+    if shown.size:
+      boxes = self._model.object_boxes(last["z_where"][shown],
+                                       last["z_what"][shown]).numpy()
+      png = os.path.join(self._logdir, "undercounted.png")
+      visualisation.write_png(png, visualisation.comparison_grid(
+          images[shown], last["reconstruction"][shown], boxes,
+          last["z_pres"][shown] > 0))
+      print(f"scenes counted short, as many steps present as objects: {png}")
+    return {"last_object": figures}

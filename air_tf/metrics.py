@@ -71,6 +71,10 @@ class Evaluator:
                                     reduce_retracing=True, autograph=False)
     self._count_elbos = tf.function(model.count_elbos, reduce_retracing=True,
                                     autograph=False)
+    self._infer_present = tf.function(
+        lambda images, presence, z_pres_prob: model(
+            images, z_pres_prob, sample=False, presence=presence),
+        reduce_retracing=True, autograph=False)
 
   def _sampled_terms(self, images, z_pres_prob, seed, num_samples):
     repeated = tf.repeat(images, num_samples, axis=0)
@@ -94,6 +98,60 @@ class Evaluator:
       parts["z_what"].append(output.posterior.z_what.numpy())
       parts["reconstruction"].append(output.reconstruction.numpy())
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+  def last_object(self, images: np.ndarray, counts: np.ndarray,
+                  z_pres_prob: float) -> dict[str, np.ndarray]:
+    """What the last object of each image adds, by deterministic inference
+    with as many steps present as the image has objects (t) against one
+    fewer: where an image is counted short, whether the inference network
+    proposed the missing object and the model declined it (its evidence
+    below zero), or proposed none worth drawing (a small likelihood gain).
+
+    Args:
+      images: `[K, H, W]` float images in [0, 1].
+      counts: `[K]` their true numbers of objects, t.
+      z_pres_prob: the prior probability of one more object.
+
+    Returns:
+      "gain": `[K]` log p(x | z_1..t) - log p(x | z_1..t-1), nats;
+      "cost": `[K]` KL(q(z_where_t) || p) + KL(q(z_what_t) || p);
+      "evidence": `[K]` gain - cost + log p(t) - log p(t - 1), the
+      difference of the two counts' ELBOs (`AIR.count_elbos`);
+      NaN where t = 0 or t exceeds the inference steps. "reconstruction",
+      "z_pres", "z_where", "z_what": the inference with t steps present
+      (`[K, ...]`), for pictures.
+    """
+    max_steps = self._model.config.max_steps
+    last = np.clip(counts, 1, max_steps)
+    count_prior = self._model.prior.count(z_pres_prob)
+    parts = {name: [] for name in ("gain", "cost", "evidence",
+                                   "reconstruction", "z_pres", "z_where",
+                                   "z_what")}
+    for start in range(0, len(images), self._batch_size):
+      batch = tf.constant(images[start:start + self._batch_size])
+      steps = last[start:start + self._batch_size]
+      fewer, all_present = [
+          self._infer_present(batch, tf.sequence_mask(
+              present, max_steps, dtype=tf.float32),
+                              tf.constant(z_pres_prob, tf.float32))
+          for present in (steps - 1, steps)]
+      step_of_last = tf.one_hot(steps - 1, max_steps)
+      cost = tf.reduce_sum(step_of_last * (all_present.kl_where +
+                                           all_present.kl_what), axis=1)
+      gain = all_present.log_likelihood - fewer.log_likelihood
+      parts["gain"].append(gain.numpy())
+      parts["cost"].append(cost.numpy())
+      parts["evidence"].append(
+          (gain - cost + count_prior.log_prob(steps) -
+           count_prior.log_prob(steps - 1)).numpy())
+      parts["reconstruction"].append(all_present.reconstruction.numpy())
+      for name in ("z_pres", "z_where", "z_what"):
+        parts[name].append(getattr(all_present.posterior, name).numpy())
+    result = {name: np.concatenate(values) for name, values in parts.items()}
+    undefined = (counts < 1) | (counts > max_steps)
+    for name in ("gain", "cost", "evidence"):
+      result[name][undefined] = np.nan
+    return result
 
   def count_by_elbo(self, images: np.ndarray,
                     z_pres_prob: float) -> np.ndarray:

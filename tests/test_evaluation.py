@@ -3,6 +3,7 @@ consistency with the scenes counted."""
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
   png = str(tmp_path / "examples.png")
   figures = evaluation.FinalEvaluation(run, evaluation.EvaluationConfig(
       num_images=12, test_counts=(1, 2), iw_samples=3, iw_images=5,
-      variants=False, png=png, num_examples=4))()
+      variants=False, png=png, num_examples=4, undercounted_examples=3))()
   json.dumps(figures)  # What sweep.py and evaluate.py write.
   assert figures["step"] == 7 and figures["z_pres_prior"] == pytest.approx(0.2)
   assert figures["iw_images"] == 5 and np.isfinite(figures["iw_bound"])
@@ -65,4 +66,9 @@ def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
   assert figures["elbo_count_accuracy"] == pytest.approx(
       np.trace(elbo_confusion) / 12)
   assert figures["variants"] == {}  # Counted in test_binaries' sweep.
+  last_object = figures["last_object"]
+  assert last_object["undercounted"]["scenes"] == np.tril(confusion, -1).sum()
+  assert last_object["counted_right"]["scenes"] == np.trace(confusion[1:, 1:])
+  assert os.path.exists(tmp_path / "undercounted.png") == bool(
+      last_object["undercounted"]["scenes"])
   assert tf.io.decode_png(tf.io.read_file(png)).shape[-1] == 3

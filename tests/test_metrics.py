@@ -40,6 +40,36 @@ def test_evaluator_figures_are_consistent(tiny_config):
   assert accuracy == 1.0 and confusion.trace() == 12
 
 
+def test_the_last_objects_evidence_is_the_difference_of_count_elbos(
+    tiny_config):
+  model = AIR(tiny_config)
+  images = tf.random.stateless_uniform([5, 16, 16], [5, 6]).numpy()
+  counts = np.array([0, 1, 2, 3, 4])  # 4: more than the three steps.
+  evaluator = metrics.Evaluator(model, batch_size=3)
+  last = evaluator.last_object(images, counts, 0.3)
+  elbos = model.count_elbos(tf.constant(images), 0.3).numpy()
+  defined = [1, 2, 3]
+  np.testing.assert_allclose(
+      last["evidence"][defined],
+      elbos[defined, counts[defined]] - elbos[defined, counts[defined] - 1],
+      rtol=1e-4, atol=1e-3)
+  assert np.isnan(last["evidence"][[0, 4]]).all()
+  assert np.isnan(last["gain"][[0, 4]]).all()
+  # The pictures' inference has as many steps present as objects (at most
+  # all three).
+  np.testing.assert_array_equal(last["z_pres"].sum(axis=1), [1, 1, 2, 3, 3])
+  # Its gain is what the last drawn object adds to the likelihood.
+  two = model(tf.constant(images[2:3]), 0.3, sample=False,
+              presence=tf.constant([[1.0, 1.0, 0.0]]))
+  one = model(tf.constant(images[2:3]), 0.3, sample=False,
+              presence=tf.constant([[1.0, 0.0, 0.0]]))
+  np.testing.assert_allclose(
+      last["gain"][2], (two.log_likelihood - one.log_likelihood).numpy()[0],
+      rtol=1e-4, atol=1e-3)
+  np.testing.assert_allclose(
+      last["cost"][2], (two.kl_where + two.kl_what).numpy()[0, 1], rtol=1e-5)
+
+
 def test_first_reaching_returns_the_first_record_at_or_above():
   records = [{"step": 1, "acc": 0.5}, {"step": 2, "acc": 0.98},
              {"step": 3, "acc": 0.97}, {"step": 4, "acc": 0.99}]
