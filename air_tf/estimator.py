@@ -303,27 +303,3 @@ def enumerated_losses(elbo: tf.Tensor) -> Surrogate:
   zero = tf.constant(0.0)
   return Surrogate(-tf.reduce_mean(elbo), zero, zero, zero,
                    tf.zeros_like(elbo)[:, tf.newaxis])
-
-
-def proposal_loss(step_evidence: tf.Tensor,
-                  count_probs: tf.Tensor) -> tf.Tensor:
-  """A loss that trains each step's proposal where the enumerated ELBO
-  hardly does: there, step i's z_where and z_what learn with weight
-  q(n > i), so in an image where q judges step i absent its proposal
-  learns nothing, and an object it never proposes well stays uncounted.
-  This term adds weight 1 - q(n > i) to raising what step i's object adds
-  to the ELBO, so that every step's proposal learns in every image.
-
-  Args:
-    step_evidence: `[B, N]` what each step's object adds to the ELBO
-      (`model.CountEnumeration.step_evidence`).
-    count_probs: `[B, N + 1]` q(n).
-
-  Returns:
-    The scalar loss; its gradient is meant for the proposal variables only
-    (`AIR.proposal_variables`), not for the generative model.
-  """
-  more_than = tf.cumsum(count_probs, axis=1, reverse=True,
-                        exclusive=True)[:, :-1]
-  return -tf.reduce_mean(tf.reduce_sum(
-      tf.stop_gradient(1.0 - more_than) * step_evidence, axis=1))

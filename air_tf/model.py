@@ -100,10 +100,6 @@ class CountEnumeration(NamedTuple):
   kl_what: tf.Tensor  # sum_i q(n > i) KL(q(z_what_i) || p).
   kl_count: tf.Tensor  # KL(q(n) || p(n)).
   elbo: tf.Tensor  # log_likelihood - kl_count - kl_where - kl_what.
-  # [B, N] what step i's object adds to the ELBO given the steps before it:
-  # log p(x | z_1..i) - log p(x | z_1..i-1) - KL(q(z_where_i) || p)
-  # - KL(q(z_what_i) || p), whatever q(z_pres) says of it.
-  step_evidence: tf.Tensor
 
 
 def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
@@ -146,21 +142,15 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
       .log_prob(tf.repeat(images, num_counts, axis=0)), [-1, num_counts])
   more_than = tf.cumsum(count_probs, axis=1, reverse=True,
                         exclusive=True)[:, :-1]  # [B, N] q(n > i).
-  step_kl = (tfd.kl_divergence(posterior.where_distribution(),
-                               prior.z_where()) +
-             tfd.kl_divergence(posterior.what_distribution(), prior.z_what()))
   kl_where = tf.reduce_sum(more_than * tfd.kl_divergence(
       posterior.where_distribution(), prior.z_where()), axis=1)
   kl_what = tf.reduce_sum(more_than * tfd.kl_divergence(
       posterior.what_distribution(), prior.z_what()), axis=1)
   kl_count = tfd.kl_divergence(q_count, prior.count(z_pres_prob))
   log_likelihood = tf.reduce_sum(count_probs * log_likelihoods, axis=1)
-  step_evidence = (log_likelihoods[:, 1:] - log_likelihoods[:, :-1] -
-                   step_kl)
   return CountEnumeration(posterior, count_probs, log_likelihood, kl_where,
                           kl_what, kl_count,
-                          log_likelihood - kl_count - kl_where - kl_what,
-                          step_evidence)
+                          log_likelihood - kl_count - kl_where - kl_what)
 
 
 def elbos_by_count(model, images: tf.Tensor,
@@ -247,20 +237,14 @@ class AIR(snt.Module):
     return True
 
   @property
-  def proposal_variables(self) -> tuple[tf.Variable, ...]:
-    """Trainable variables of the inference network that the generative
-    model does not share: what proposes each object's z_where and z_what
-    (and z_pres)."""
-    rendering = {variable.ref() for variable in
-                 self.renderer.trainable_variables}
-    return tuple(variable for variable in self.inference.trainable_variables
-                 if variable.ref() not in rendering)
-
-  @property
   def model_variables(self) -> tuple[tf.Variable, ...]:
     """Trainable variables of the generative model and inference network,
     each once (the inference network holds the renderer too)."""
-    return self.renderer.trainable_variables + self.proposal_variables
+    rendering = self.renderer.trainable_variables
+    known = {variable.ref() for variable in rendering}
+    return rendering + tuple(
+        variable for variable in self.inference.trainable_variables
+        if variable.ref() not in known)
 
   def __call__(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                seed: Optional[tf.Tensor] = None, sample: bool = True,

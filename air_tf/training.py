@@ -69,10 +69,6 @@ class TrainConfig(JsonConfig):
       gradient with respect to q(z_pres) is exact: no REINFORCE, no
       baseline, every step's window learns in every image, weighted by
       q(n > i).
-    train_every_proposal: with objective "enumerate", each step's
-      proposal (the inference network's z_where and z_what, not the
-      generative model) also learns where q(z_pres) judges its object
-      absent (`estimator.proposal_loss`).
     presence_warmup_steps: for this many first steps q(z_pres) does not
       learn (its logits pass no gradient: neither REINFORCE's nor its
       KL's), so that the objects' poses and identities are learnt before
@@ -103,7 +99,6 @@ class TrainConfig(JsonConfig):
   normalize_signal: bool = False
   samples_per_image: int = 4
   objective: str = "elbo"
-  train_every_proposal: bool = False
   presence_warmup_steps: Optional[int] = None
   seed: int = 0
   jit_compile: bool = True
@@ -121,9 +116,6 @@ class TrainConfig(JsonConfig):
     if self.objective not in OBJECTIVES:
       raise ValueError(f"objective must be one of {OBJECTIVES}, got "
                        f"{self.objective!r}.")
-    if self.train_every_proposal and self.objective != "enumerate":
-      raise ValueError(f"train_every_proposal needs objective 'enumerate', "
-                       f"got {self.objective!r}.")
     if self.objective == "vimco" and self.samples_per_image < 2:
       raise ValueError(f"The vimco objective needs samples_per_image >= 2, "
                        f"got {self.samples_per_image}.")
@@ -379,15 +371,11 @@ class Trainer(tf.Module):
     part_size = tf.shape(images)[0]
     batch_part = BatchPart(replica * part_size, num_replicas * part_size)
     objective = self.config.objective
-    proposal_loss = None
     with tf.GradientTape(persistent=True) as tape:
       if objective == "enumerate":
         output = model.enumerate_counts(images, prior_prob, seed, batch_part,
                                         learn_presence)
         losses = estimator.enumerated_losses(output.elbo)
-        if self.config.train_every_proposal:
-          proposal_loss = estimator.proposal_loss(output.step_evidence,
-                                                  output.count_probs)
         logs = _enumeration_logs(output)
         signals = sampled = tf.zeros_like(output.posterior.z_pres)
       else:
@@ -413,10 +401,6 @@ class Trainer(tf.Module):
     baseline_variables = (model.baseline.trainable_variables
                           if objective == "elbo" else ())
     model_gradients = tape.gradient(losses.model_loss, model.model_variables)
-    if proposal_loss is not None:
-      model_gradients = _add_proposal_gradients(
-          model_gradients, tape.gradient(proposal_loss,
-                                         model.proposal_variables))
     baseline_gradients = tape.gradient(losses.baseline_loss,
                                        baseline_variables)
     del tape
@@ -433,20 +417,6 @@ class Trainer(tf.Module):
             "signal_variance": losses.signal_variance,
         },
     }
-
-
-def _add_proposal_gradients(model_gradients: Sequence[Optional[tf.Tensor]],
-                            proposal_gradients: Sequence[Optional[tf.Tensor]]
-                            ) -> list[Optional[tf.Tensor]]:
-  """Adds the gradients of `AIR.proposal_variables`, the last of
-  `AIR.model_variables`, to the model's."""
-  total = list(model_gradients)
-  offset = len(total) - len(proposal_gradients)
-  for index, gradient in enumerate(proposal_gradients, start=offset):
-    if gradient is not None:
-      total[index] = gradient if total[index] is None else (
-          total[index] + gradient)
-  return total
 
 
 def _q_pres_logs(z_pres_logits: tf.Tensor,

@@ -169,23 +169,6 @@ def test_enumerated_elbo_is_the_sampled_elbo_summed_over_the_count(
       enumeration.kl_where - enumeration.kl_what, rtol=1e-6)
 
 
-def test_each_steps_evidence_adds_up_to_the_counts_elbo(model_and_output,
-                                                       tiny_config):
-  model, images, _ = model_and_output
-  n, seed = tiny_config.max_steps, tf.constant([3, 4])
-  enumeration = model.enumerate_counts(images, 0.3, seed)
-  empty = model.renderer.likelihood(tf.zeros_like(images)).log_prob(images)
-  for count in range(n + 1):
-    scored = model(images, 0.3, seed=seed, presence=tf.sequence_mask(
-        tf.fill([64], count), n, dtype=tf.float32))
-    # The same draws with `count` steps present: the likelihood gained
-    # over the empty canvas less their objects' KLs.
-    np.testing.assert_allclose(
-        tf.reduce_sum(enumeration.step_evidence[:, :count], axis=1),
-        scored.log_likelihood - empty - tf.reduce_sum(
-            scored.kl_where + scored.kl_what, axis=1), rtol=1e-4, atol=1e-2)
-
-
 def test_enumerated_elbo_gradient_in_presence_is_its_derivative(
     model_and_output):
   # With the test above (the value is the exact expectation over the

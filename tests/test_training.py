@@ -179,32 +179,6 @@ def test_enumerated_training_raises_the_elbo_without_a_baseline(tiny_config):
                  for variable in trainer.model.trainable_variables)
 
 
-def test_every_proposal_learns_without_changing_the_models_gradient(
-    tiny_config):
-  images = _images()
-  gradients = {}
-  for every in (False, True):
-    tf.random.set_seed(0)
-    trainer = Trainer(AIR(tiny_config), dataclasses.replace(
-        CONFIG, objective="enumerate", train_every_proposal=every))
-    gradients[every] = trainer._gradients(  # pylint: disable=protected-access
-        images, tf.constant(0.05), tf.constant([2, 3]), None,
-        tf.constant(0), 1)["model_gradients"]
-  model = trainer.model
-  rendering = len(model.renderer.trainable_variables)
-  assert rendering + len(model.proposal_variables) == len(
-      model.model_variables)
-  for without, with_every in zip(gradients[False][:rendering],
-                                 gradients[True][:rendering]):
-    np.testing.assert_array_equal(without, with_every)  # The decoder's.
-  changed = [not np.allclose(without, with_every)
-             for without, with_every in zip(gradients[False][rendering:],
-                                            gradients[True][rendering:])]
-  assert sum(changed) > len(changed) // 2
-  with pytest.raises(ValueError, match="needs objective 'enumerate'"):
-    dataclasses.replace(CONFIG, train_every_proposal=True)
-
-
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):
   trainer = Trainer(AIR(tiny_config), CONFIG)
   # Adam's slots exist before the first step, which so is traced once.
