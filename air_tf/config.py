@@ -75,7 +75,9 @@ class AIRConfig(JsonConfig):
       window from swallowing two objects, the local optimum where AIR
       counts every pair as one, and keeps the scale away from zero. 1.3
       lets a window (canvas / zoom) reach 29 px, a full-size digit's
-      28 (with 1.0, 25 px, and full-size digits were split).
+      28 (with 1.0, 25 px, and full-size digits were split); two 14 px
+      digits fit in it too, and a third of the pairs the default counts
+      as one are such composites (docs/RESULTS.md, issue 13).
     position_range: the posterior mean of (x, y) stays within
       +-position_range (1: the object's centre is on the canvas; 0:
       unbounded). A window pushed off the canvas gets no gradient and its
