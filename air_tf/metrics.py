@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from air_tf import tabletop
-from air_tf.model import AIR
+from air_tf.model import AIR, elbo_of_count
 
 
 def confusion_matrix(true_counts: np.ndarray, inferred_counts: np.ndarray,
@@ -65,16 +65,13 @@ class Evaluator:
     # Batches of several sizes (the last one of a set is shorter) share one
     # trace with an unknown batch dimension.
     self._infer = tf.function(
-        lambda images, z_pres_prob: model(images, z_pres_prob, sample=False),
+        lambda images, z_pres_prob, presence=None: model(
+            images, z_pres_prob, sample=False, presence=presence),
         reduce_retracing=True, autograph=False)
     self._log_weights = tf.function(self._sampled_terms,
                                     reduce_retracing=True, autograph=False)
     self._count_elbos = tf.function(model.count_elbos, reduce_retracing=True,
                                     autograph=False)
-    self._infer_present = tf.function(
-        lambda images, presence, z_pres_prob: model(
-            images, z_pres_prob, sample=False, presence=presence),
-        reduce_retracing=True, autograph=False)
 
   def _sampled_terms(self, images, z_pres_prob, seed, num_samples):
     repeated = tf.repeat(images, num_samples, axis=0)
@@ -131,19 +128,18 @@ class Evaluator:
       batch = tf.constant(images[start:start + self._batch_size])
       steps = last[start:start + self._batch_size]
       fewer, all_present = [
-          self._infer_present(batch, tf.sequence_mask(
-              present, max_steps, dtype=tf.float32),
-                              tf.constant(z_pres_prob, tf.float32))
+          self._infer(batch, tf.constant(z_pres_prob, tf.float32),
+                      tf.sequence_mask(present, max_steps, dtype=tf.float32))
           for present in (steps - 1, steps)]
       step_of_last = tf.one_hot(steps - 1, max_steps)
-      cost = tf.reduce_sum(step_of_last * (all_present.kl_where +
-                                           all_present.kl_what), axis=1)
-      gain = all_present.log_likelihood - fewer.log_likelihood
-      parts["gain"].append(gain.numpy())
-      parts["cost"].append(cost.numpy())
+      parts["gain"].append(
+          (all_present.log_likelihood - fewer.log_likelihood).numpy())
+      parts["cost"].append(tf.reduce_sum(
+          step_of_last * (all_present.kl_where + all_present.kl_what),
+          axis=1).numpy())
       parts["evidence"].append(
-          (gain - cost + count_prior.log_prob(steps) -
-           count_prior.log_prob(steps - 1)).numpy())
+          (elbo_of_count(all_present, steps, count_prior) -
+           elbo_of_count(fewer, steps - 1, count_prior)).numpy())
       parts["reconstruction"].append(all_present.reconstruction.numpy())
       for name in ("z_pres", "z_where", "z_what"):
         parts[name].append(getattr(all_present.posterior, name).numpy())

@@ -153,6 +153,15 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
                           log_likelihood - kl_count - kl_where - kl_what)
 
 
+def elbo_of_count(output: AIROutput, counts: tf.Tensor,
+                  count_prior: tfd.Distribution) -> tf.Tensor:
+  """`[B]` the ELBO of a deterministic pass inferred with its first
+  `counts` (`[B]`) steps present, scored with log p(n) (`count_prior`)
+  where the ELBO of a drawn count has q(z_pres)'s KL."""
+  return output.log_likelihood + count_prior.log_prob(counts) - tf.reduce_sum(
+      output.kl_where + output.kl_what, axis=1)
+
+
 def elbos_by_count(model, images: tf.Tensor,
                    z_pres_prob: tf.Tensor) -> tf.Tensor:
   """The ELBO of each possible count, `[B, N + 1]`: for n objects,
@@ -177,9 +186,8 @@ def elbos_by_count(model, images: tf.Tensor,
     output = model(images, z_pres_prob, sample=False,
                    presence=tf.sequence_mask(counts, max_steps,
                                              dtype=tf.float32))
-    elbos.append(output.log_likelihood + model.prior.count(
-        z_pres_prob).log_prob(counts) - tf.reduce_sum(
-            output.kl_where + output.kl_what, axis=1))
+    elbos.append(elbo_of_count(output, counts,
+                               model.prior.count(z_pres_prob)))
   return tf.stack(elbos, axis=1)
 
 
