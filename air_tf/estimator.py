@@ -288,6 +288,46 @@ def vimco_losses(log_weight: tf.Tensor, log_q_pres: tf.Tensor,
                    tf.reshape(signal, [-1, 1]))
 
 
+def reweighted_wake_losses(log_joint: tf.Tensor, log_q: tf.Tensor,
+                           samples_per_image: int) -> Surrogate:
+  """Reweighted wake-sleep's wake phase (Bornschein & Bengio, 2015; Le et
+  al., 2019): K draws of one image, self-normalised weights
+  w~_k = softmax_k(log p(x, z_k) - log q(z_k | x)), and
+
+      generative model:   sum_k w~_k grad log p(x, z_k)
+      inference network:  sum_k w~_k grad log q(z_k | x)
+
+  at fixed draws (`AIR.wake`). The first estimates the gradient of
+  log p(x); the second that of -KL(p(z | x) || q(z | x)), the KL that
+  covers every mode of the posterior: a draw that found an object the
+  other draws missed gets most of the weight and q learns to propose it,
+  where the ELBO's KL(q || p) lets q drop what it rarely draws. Both are
+  biased for finite K, and no REINFORCE term or baseline is needed.
+
+  Args:
+    log_joint: `[B * K]` log p(x, z_k, n_k), passing gradient to the
+      generative model only; the K draws of each image consecutive.
+    log_q: `[B * K]` log q(z_k, n_k | x), passing gradient to the inference
+      network only.
+    samples_per_image: K >= 2.
+
+  Returns:
+    The `Surrogate` (no baseline: its loss is 0; as signal, the effective
+    sample size of the weights, its mean and variance over the images;
+    `residual` `[B * K, 1]` the weights).
+  """
+  log_weight = tf.stop_gradient(
+      tf.reshape(log_joint - log_q, [-1, samples_per_image]))
+  weights = tf.nn.softmax(log_weight, axis=1)  # [B, K]
+  objective = tf.reshape(log_joint + log_q, [-1, samples_per_image])
+  model_loss = -tf.reduce_mean(tf.reduce_sum(weights * objective, axis=1))
+  effective = 1.0 / tf.reduce_sum(tf.square(weights), axis=1)  # [B]
+  mean = tf.reduce_mean(effective)
+  return Surrogate(model_loss, tf.constant(0.0), mean,
+                   tf.reduce_mean(tf.square(effective - mean)),
+                   tf.reshape(weights, [-1, 1]))
+
+
 def enumerated_losses(elbo: tf.Tensor) -> Surrogate:
   """The losses of the ELBO with the number of objects summed out
   (`model.enumerate_counts`): its gradient is exact in z_pres, so there is

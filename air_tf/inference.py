@@ -313,16 +313,18 @@ class InferenceNetwork(snt.Module):
                sample: bool = True,
                presence: Optional[tf.Tensor] = None,
                batch_part: Optional[BatchPart] = None,
-               learn_presence: Optional[tf.Tensor] = None) -> Posterior:
+               learn_presence: Optional[tf.Tensor] = None,
+               draws_as_values: bool = False) -> Posterior:
     """The `Posterior` of every step (`infer_and_draw`'s arguments)."""
     return self.infer_and_draw(images, seed, sample, presence, batch_part,
-                               learn_presence)[0]
+                               learn_presence, draws_as_values)[0]
 
   def infer_and_draw(self, images: tf.Tensor,
                      seed: Optional[tf.Tensor] = None, sample: bool = True,
                      presence: Optional[tf.Tensor] = None,
                      batch_part: Optional[BatchPart] = None,
-                     learn_presence: Optional[tf.Tensor] = None
+                     learn_presence: Optional[tf.Tensor] = None,
+                     draws_as_values: bool = False
                      ) -> tuple[Posterior, Optional[tf.Tensor]]:
     """Infers the objects of a batch of images, and returns those DAIR drew.
 
@@ -338,6 +340,12 @@ class InferenceNetwork(snt.Module):
         they are the whole batch.
       learn_presence: scalar bool; where False the z_pres logits pass no
         gradient (`TrainConfig.presence_warmup_steps`). None: they do.
+      draws_as_values: the drawn z_where and z_what pass no gradient, into
+        the posterior, the later steps or (with DAIR) the residual they
+        read, and the residual none to the renderer: each step's
+        q(z_i | z_<i, x) is then differentiated at fixed draws, as
+        reweighted wake-sleep needs (`estimator.reweighted_wake_losses`).
+        The returned objects still pass gradient to the renderer.
 
     Returns:
       The `Posterior` of every step, and with DAIR each step's object as
@@ -390,6 +398,8 @@ class InferenceNetwork(snt.Module):
       if presence is not None:
         pres = tf.gather(presence, i, axis=1)
       pres = prev_pres * pres
+      if draws_as_values:
+        where = tf.stop_gradient(where)
 
       glimpse = spatial_transformer.canvas_to_window(images, where, window)
       glimpse = tf.reshape(glimpse, [batch_size, window ** 2])
@@ -400,10 +410,13 @@ class InferenceNetwork(snt.Module):
         what = draw_normal(what_loc, what_scale, what_seed, batch_part)
       else:
         what = what_loc
+      if draws_as_values:
+        what = tf.stop_gradient(what)
 
       if self._dair:
         drawn = self._renderer.render_object(where, what)
-        canvas += pres[:, tf.newaxis, tf.newaxis] * drawn
+        read = tf.stop_gradient(drawn) if draws_as_values else drawn
+        canvas += pres[:, tf.newaxis, tf.newaxis] * read
         objects = write_step(objects, i, drawn)
       posterior = Posterior(*[
           write_step(accumulator, i, value) for accumulator, value in zip(

@@ -32,6 +32,7 @@ class AIROutput(NamedTuple):
   log_q_discrete: tf.Tensor
   elbo: tf.Tensor  # [B] ELBO estimate with analytic KLs.
   log_weight: tf.Tensor  # [B] log p(x, z, n) - log q(z, n | x) at the sample.
+  log_q: tf.Tensor  # [B] log q(z, n | x) at the sample.
 
 
 def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
@@ -80,13 +81,12 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   log_q_where = z_pres * q_where.log_prob(posterior.z_where)
   log_q_what = z_pres * q_what.log_prob(posterior.z_what)
   log_q_discrete = log_q_pres + log_q_what if discrete_what else log_q_pres
-  log_q = log_q_pres + log_q_where + log_q_what
+  log_q = tf.reduce_sum(log_q_pres + log_q_where + log_q_what, axis=1)
   log_weight = (log_likelihood + prior.log_prob(
-      count, posterior.z_where, posterior.z_what, z_pres_prob) -
-                tf.reduce_sum(log_q, axis=1))
+      count, posterior.z_where, posterior.z_what, z_pres_prob) - log_q)
   return AIROutput(posterior, count, reconstruction, log_likelihood,
                    kl_where, kl_what, kl_pres, sampled, log_q_discrete, elbo,
-                   log_weight)
+                   log_weight, log_q)
 
 
 class CountEnumeration(NamedTuple):
@@ -282,15 +282,31 @@ class AIR(snt.Module):
                  reconstruction=self.renderer.compose(posterior.z_pres,
                                                       objects))
 
+  def wake(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+           seed: tf.Tensor, batch_part: Optional[BatchPart] = None,
+           learn_presence: Optional[tf.Tensor] = None) -> AIROutput:
+    """A sampled pass whose draws are values, not functions of the
+    inference network (`InferenceNetwork.infer_and_draw`'s
+    `draws_as_values`): its `log_weight - log_q`, log p(x, z, n), passes
+    gradient to the generative model only, and `log_q` to the inference
+    network only, as reweighted wake-sleep's wake phase needs. Arguments
+    as in `__call__`."""
+    posterior, objects = self._infer(images, seed, True, None, batch_part,
+                                     learn_presence, draws_as_values=True)
+    return score(posterior, images, z_pres_prob, self.prior, self.renderer,
+                 reconstruction=self.renderer.compose(posterior.z_pres,
+                                                      objects))
+
   def _infer(self, images: tf.Tensor, seed: Optional[tf.Tensor],
              sample: bool, presence: Optional[tf.Tensor],
              batch_part: Optional[BatchPart],
-             learn_presence: Optional[tf.Tensor]
-             ) -> tuple[Posterior, tf.Tensor]:
+             learn_presence: Optional[tf.Tensor],
+             draws_as_values: bool = False) -> tuple[Posterior, tf.Tensor]:
     """The posterior and every step's object, `[B, N, H, W]`: DAIR's loop
     has drawn them already; without DAIR they are rendered here."""
     posterior, objects = self.inference.infer_and_draw(
-        images, seed, sample, presence, batch_part, learn_presence)
+        images, seed, sample, presence, batch_part, learn_presence,
+        draws_as_values)
     if objects is None:
       objects = self.renderer.objects(posterior.z_where, posterior.z_what)
     return posterior, objects

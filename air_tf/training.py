@@ -14,7 +14,7 @@ from air_tf.inference import BatchPart
 from air_tf.model import AIR
 
 
-OBJECTIVES = ("elbo", "vimco", "enumerate")
+OBJECTIVES = ("elbo", "vimco", "enumerate", "rws")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,10 @@ class TrainConfig(JsonConfig):
       number of objects summed out (`model.enumerate_counts`), whose
       gradient with respect to q(z_pres) is exact: no REINFORCE, no
       baseline, every step's window learns in every image, weighted by
-      q(n > i).
+      q(n > i); "rws": reweighted wake-sleep's wake phase
+      (`estimator.reweighted_wake_losses`; needs K >= 2, no baseline):
+      the inference network learns KL(p || q), which covers every object
+      some draw found, instead of the ELBO's KL(q || p).
     presence_warmup_steps: for this many first steps q(z_pres) does not
       learn (its logits pass no gradient: neither REINFORCE's nor its
       KL's), so that the objects' poses and identities are learnt before
@@ -116,9 +119,10 @@ class TrainConfig(JsonConfig):
     if self.objective not in OBJECTIVES:
       raise ValueError(f"objective must be one of {OBJECTIVES}, got "
                        f"{self.objective!r}.")
-    if self.objective == "vimco" and self.samples_per_image < 2:
-      raise ValueError(f"The vimco objective needs samples_per_image >= 2, "
-                       f"got {self.samples_per_image}.")
+    if self.objective in ("vimco", "rws") and self.samples_per_image < 2:
+      raise ValueError(f"The {self.objective} objective needs "
+                       f"samples_per_image >= 2, got "
+                       f"{self.samples_per_image}.")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
     for name in ("learning_rate", "baseline_learning_rate",
@@ -192,12 +196,12 @@ class Trainer(tf.Module):
         device.
     """
     super().__init__(name="trainer")
-    if config.objective == "enumerate" and not hasattr(model,
-                                                        "enumerate_counts"):
+    if config.objective in ("enumerate", "rws") and not hasattr(
+        model, "enumerate_counts"):
       raise ValueError(
-          f"The enumerate objective sums the count out of the 2D AIR's "
-          f"ELBO; {type(model).__name__} draws discrete identities too: "
-          f"train it with objective 'elbo'.")
+          f"The {config.objective} objective is built for the 2D AIR; "
+          f"{type(model).__name__} draws discrete identities too: train it "
+          f"with objective 'elbo'.")
     if config.jit_compile and not model.xla_compilable:
       raise ValueError(
           "The model renders outside TensorFlow's graph (MuJoCo), which XLA "
@@ -378,6 +382,13 @@ class Trainer(tf.Module):
         losses = estimator.enumerated_losses(output.elbo)
         logs = _enumeration_logs(output)
         signals = sampled = tf.zeros_like(output.posterior.z_pres)
+      elif objective == "rws":
+        output = model.wake(images, prior_prob, seed, batch_part,
+                            learn_presence)
+        losses = estimator.reweighted_wake_losses(
+            output.log_weight + output.log_q, output.log_q, samples)
+        logs = _sampled_logs(output)
+        signals = sampled = tf.zeros_like(output.sampled)
       else:
         output = model(images, prior_prob, seed=seed, batch_part=batch_part,
                        learn_presence=learn_presence)

@@ -199,3 +199,22 @@ def test_vimco_signal_is_the_bound_minus_the_leave_one_out_bound():
         losses.residual[k, 0], bound - np.log(np.mean(np.exp(replaced))),
         rtol=1e-5)
   np.testing.assert_allclose(losses.model_loss, -bound, rtol=1e-6)
+
+
+def test_reweighted_wake_gradients_are_the_normalised_weights():
+  log_joint = tf.Variable([1.0, 3.0, -2.0, 0.5, 0.0, 2.0])
+  log_q = tf.Variable([0.0, 1.0, -1.0, 0.5, 1.0, 0.0])
+  with tf.GradientTape() as tape:
+    losses = estimator.reweighted_wake_losses(log_joint, log_q, 3)
+  joint_gradient, q_gradient = tape.gradient(losses.model_loss,
+                                             [log_joint, log_q])
+  log_weight = (log_joint - log_q).numpy().reshape(2, 3)
+  weights = np.exp(log_weight) / np.exp(log_weight).sum(1, keepdims=True)
+  # Mean over the 2 images of sum_k w~_k (log p_k + log q_k).
+  np.testing.assert_allclose(joint_gradient, -weights.ravel() / 2, rtol=1e-5)
+  np.testing.assert_allclose(q_gradient, -weights.ravel() / 2, rtol=1e-5)
+  np.testing.assert_allclose(losses.residual[:, 0], weights.ravel(),
+                             rtol=1e-5)
+  effective = 1 / (weights ** 2).sum(1)
+  np.testing.assert_allclose(losses.signal_mean, effective.mean(), rtol=1e-5)
+  assert float(losses.baseline_loss) == 0.0

@@ -193,3 +193,27 @@ def test_enumerated_elbo_gradient_in_presence_is_its_derivative(
   assert abs(gradient) > 1.0
   np.testing.assert_allclose(gradient, (above - below) / (2 * step),
                              rtol=2e-2)
+
+
+def test_wake_pass_splits_the_gradient_between_model_and_inference(
+    model_and_output):
+  model, images, output = model_and_output
+  images = images[:16]
+  with tf.GradientTape(persistent=True) as tape:
+    wake = model.wake(images, 0.3, SEED)
+    log_joint = wake.log_weight + wake.log_q
+  # The same draws and scores as the ordinary sampled pass.
+  sampled = model(images, 0.3, seed=SEED)
+  np.testing.assert_allclose(wake.log_weight, sampled.log_weight, rtol=1e-5)
+  np.testing.assert_allclose(wake.log_q, sampled.log_q, rtol=1e-5)
+  rendering = model.renderer.trainable_variables
+  known = {variable.ref() for variable in rendering}
+  inferring = [variable for variable in model.model_variables
+               if variable.ref() not in known]
+  def total(gradients):
+    return sum(float(tf.reduce_sum(tf.abs(g))) for g in gradients
+               if g is not None)
+  assert total(tape.gradient(log_joint, inferring)) == 0.0
+  assert total(tape.gradient(log_joint, rendering)) > 0.0
+  assert total(tape.gradient(wake.log_q, rendering)) == 0.0
+  assert total(tape.gradient(wake.log_q, inferring)) > 0.0

@@ -89,8 +89,9 @@ def test_forced_presence_and_elbo_of_each_count(images):
 
 
 def test_the_count_is_not_summed_out_of_discrete_identities():
-  with pytest.raises(ValueError, match="train it with objective 'elbo'"):
-    Trainer(TabletopAIR(_CONFIG), TrainConfig(objective="enumerate"))
+  for objective in ("enumerate", "rws"):
+    with pytest.raises(ValueError, match="train it with objective 'elbo'"):
+      Trainer(TabletopAIR(_CONFIG), TrainConfig(objective=objective))
 
 
 def test_object_boxes_at_the_true_poses_are_the_scenes_boxes():

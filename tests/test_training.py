@@ -130,8 +130,9 @@ def test_bad_training_settings_are_rejected():
     TrainConfig(seed=-1)
   with pytest.raises(ValueError, match="objective must be one of"):
     TrainConfig(objective="iwae")
-  with pytest.raises(ValueError, match="vimco objective needs"):
-    TrainConfig(objective="vimco", samples_per_image=1)
+  for objective in ("vimco", "rws"):
+    with pytest.raises(ValueError, match=f"{objective} objective needs"):
+      TrainConfig(objective=objective, samples_per_image=1)
   with pytest.raises(ValueError, match="presence_warmup_steps must be >= 0"):
     TrainConfig(presence_warmup_steps=-1)
 
@@ -175,6 +176,28 @@ def test_enumerated_training_raises_the_elbo_without_a_baseline(tiny_config):
   assert elbo() > before + 5, (before, elbo())
   assert all(np.isfinite(float(value)) for value in logs.values())
   assert 0.0 <= float(logs["mean_count"]) <= tiny_config.max_steps
+  assert not any("baseline" in variable.name
+                 for variable in trainer.model.trainable_variables)
+
+
+def test_reweighted_wake_training_raises_the_k_sample_bound(tiny_config):
+  tf.random.set_seed(0)
+  images = _images()
+  config = dataclasses.replace(CONFIG, objective="rws", samples_per_image=4)
+  trainer = Trainer(AIR(tiny_config), config)
+
+  def bound():
+    output = trainer.model(tf.repeat(images, 16, axis=0), 0.05,
+                           seed=tf.constant([5, 5]))
+    log_weight = tf.reshape(output.log_weight, [-1, 16])
+    return float(tf.reduce_mean(tf.reduce_logsumexp(log_weight, 1)))
+
+  before = bound()
+  for _ in range(150):
+    logs = trainer.train_step(images)
+  assert bound() > before + 2, (before, bound())
+  # The effective sample size of 4 weighted draws.
+  assert 1.0 <= float(logs["signal_mean"]) <= 4.0
   assert not any("baseline" in variable.name
                  for variable in trainer.model.trainable_variables)
 
