@@ -151,69 +151,40 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
 class SpatialSoftmax(snt.Module):
   """Where in an image each of K learnt local patterns is strongest.
 
-  The image is average-pooled, then every pixel's k x k neighbourhood is
-  scored for K patterns (a convolution, written as one matrix product of
-  the neighbourhoods: XLA's CPU convolution with its gradients made a
-  training step 5x slower, and at full resolution the scores cost 3x what
-  they cost pooled by 2); a softmax over the pixels of each pattern's
-  scores gives the expected (x, y) of the pattern, in the spatial
-  transformer's [-1, 1] coordinates, and its log-mean-exp how strongly it
-  is there (Levine et al., 2016). The scores are the same at every
-  position, so a digit's place is read off directly, where an MLP on the
-  pixels has to learn each position on its own.
+  A convolution scores every pixel for K patterns; a softmax over the
+  pixels of each pattern's scores gives the expected (x, y) of the pattern,
+  in the spatial transformer's [-1, 1] coordinates, and its log-sum-exp how
+  strongly it is there (Levine et al., 2016). The convolution is the same
+  at every position, so a digit's place is read off directly, where an
+  MLP on the pixels has to learn each position on its own.
   """
 
   def __init__(self, num_keypoints: int, kernel_size: int = 5,
-               pool: int = 2, name: str = "spatial_softmax"):
+               name: str = "spatial_softmax"):
     """Constructs it.
 
     Args:
       num_keypoints: K, the patterns.
-      kernel_size: k, the side of a neighbourhood (odd), in pooled pixels.
-      pool: side of the average pooling before the scores (1: none).
+      kernel_size: side of the convolution.
       name: the module's name.
     """
     super().__init__(name=name)
-    if kernel_size % 2 != 1 or pool < 1:
-      raise ValueError(f"kernel_size must be odd and pool >= 1, got "
-                       f"{kernel_size} and {pool}.")
-    self._kernel_size = kernel_size
-    self._pool = pool
-    self._patterns = snt.Linear(num_keypoints, name="patterns")
-
-  def _pooled(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, H, W]` -> `[B, H // pool, W // pool]` means."""
-    if self._pool == 1:
-      return images
-    return tf.nn.avg_pool2d(images[..., tf.newaxis], self._pool, self._pool,
-                            "VALID")[..., 0]
-
-  def _neighbourhoods(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, H, W]` -> `[B * H * W, k * k]`, zeros beyond the edges."""
-    k = self._kernel_size
-    height, width = images.shape[1], images.shape[2]
-    padded = tf.pad(images, [[0, 0], [k // 2, k // 2], [k // 2, k // 2]])
-    shifted = [padded[:, row:row + height, column:column + width]
-               for row in range(k) for column in range(k)]
-    return tf.reshape(tf.stack(shifted, axis=-1), [-1, k * k])
+    self._conv = snt.Conv2D(num_keypoints, kernel_size, name="conv")
 
   def __call__(self, images: tf.Tensor) -> tf.Tensor:
     """`[B, H, W]` images -> `[B, 3K]` features: K expected x, K expected y,
-    K log-mean-exps of the scores."""
-    ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, images.shape[1]),
-                         tf.linspace(-1.0, 1.0, images.shape[2]),
-                         indexing="ij")
-    # A pooled pixel sits at the mean of the pixel centres it pools.
-    ys, xs = tf.unstack(self._pooled(tf.stack([ys, xs])))
-    images = self._pooled(images)
-    scores = self._patterns(self._neighbourhoods(images))
-    logits = tf.transpose(tf.reshape(
-        scores, [tf.shape(images)[0], -1, scores.shape[1]]), [0, 2, 1])
-    weights = tf.nn.softmax(logits)  # [B, K, pooled pixels]
+    K log-sum-exps."""
+    scores = self._conv(images[..., tf.newaxis])  # [B, H, W, K]
+    height, width = images.shape[1], images.shape[2]
+    logits = tf.reshape(tf.transpose(scores, [0, 3, 1, 2]),
+                        [tf.shape(images)[0], -1, height * width])
+    weights = tf.nn.softmax(logits)  # [B, K, H * W]
+    ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, height),
+                         tf.linspace(-1.0, 1.0, width), indexing="ij")
     expected_x = tf.linalg.matvec(weights, tf.reshape(xs, [-1]))
     expected_y = tf.linalg.matvec(weights, tf.reshape(ys, [-1]))
     strength = tf.reduce_logsumexp(logits, axis=2) - tf.math.log(
-        tf.cast(tf.shape(logits)[2], tf.float32))
+        float(height * width))
     return tf.concat([expected_x, expected_y, strength], axis=1)
 
 

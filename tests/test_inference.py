@@ -112,15 +112,15 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
 
 
 def test_spatial_softmax_finds_a_bright_pixel_and_its_strength():
-  keypoints = inference.SpatialSoftmax(2, kernel_size=3, pool=1)
+  keypoints = inference.SpatialSoftmax(2, kernel_size=3)
   images = np.zeros([2, 9, 13], np.float32)
   images[0, 2, 10] = 1.0
   images[1, 6, 1] = 0.5
   keypoints(tf.constant(images))  # Creates the variables.
   # Pattern 0 responds to ink at the pixel itself, pattern 1 not at all.
-  kernel = np.zeros([9, 2], np.float32)
-  kernel[4, 0] = 40.0  # The centre of the 3 x 3 neighbourhood.
-  variable_named(keypoints, "patterns/w").assign(kernel)
+  kernel = np.zeros([3, 3, 1, 2], np.float32)
+  kernel[1, 1, 0, 0] = 40.0
+  variable_named(keypoints, "conv/w").assign(kernel)
   features = keypoints(tf.constant(images)).numpy()
   x, y, strength = features[:, 0], features[:, 2], features[:, 4]
   # The transformer's coordinates: pixel centres from -1 to 1.
@@ -140,37 +140,8 @@ def test_keypoints_join_the_image_embedding(tiny_config):
   images = tf.random.stateless_uniform([2, 16, 16], [0, 1])
   posterior = network(images, sample=False)
   assert np.isfinite(posterior.z_where_loc.numpy()).all()
-  kernel = variable_named(network, "keypoints/patterns/w")
-  assert kernel.shape == (25, 3)
+  kernel = variable_named(network, "keypoints/conv/w")
+  assert kernel.shape == (5, 5, 1, 3)
   with tf.GradientTape() as tape:
     loss = tf.reduce_sum(network(images, sample=False).z_where_loc)
   assert np.abs(tape.gradient(loss, kernel).numpy()).sum() > 0
-
-
-def test_spatial_softmax_scores_are_a_convolution():
-  keypoints = inference.SpatialSoftmax(4, kernel_size=5, pool=1)
-  images = tf.random.stateless_uniform([3, 11, 8], [5, 6])
-  features = keypoints(images)
-  kernel = variable_named(keypoints, "patterns/w")
-  bias = variable_named(keypoints, "patterns/b")
-  scores = tf.nn.conv2d(images[..., tf.newaxis],
-                        tf.reshape(kernel, [5, 5, 1, 4]), 1, "SAME") + bias
-  logits = tf.reshape(tf.transpose(scores, [0, 3, 1, 2]), [3, 4, -1])
-  weights = tf.nn.softmax(logits).numpy()
-  columns = np.tile(np.linspace(-1, 1, 8), 11)
-  np.testing.assert_allclose(features[:, :4], weights @ columns, atol=1e-5)
-  np.testing.assert_allclose(
-      features[:, 8:],
-      tf.reduce_logsumexp(logits, axis=2) - np.log(88.0), atol=1e-5)
-
-
-def test_pooled_keypoints_sit_where_the_pooled_pixels_do():
-  keypoints = inference.SpatialSoftmax(1, kernel_size=1, pool=2)
-  images = np.zeros([1, 10, 10], np.float32)
-  images[0, 6:8, 2:4] = 1.0  # Exactly one pooled pixel: row 3, column 1.
-  keypoints(tf.constant(images))
-  variable_named(keypoints, "patterns/w").assign([[60.0]])
-  x, y, _ = keypoints(tf.constant(images)).numpy()[0]
-  centres = np.linspace(-1, 1, 10)
-  np.testing.assert_allclose([x, y], [centres[2:4].mean(), centres[6:8].mean()],
-                             atol=1e-4)
