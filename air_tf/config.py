@@ -38,11 +38,6 @@ class AIRConfig(JsonConfig):
     decoder_hidden: hidden sizes of the object decoder MLP.
     image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
       with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
-    image_keypoints: K > 0 adds to that embedding where each of K learnt
-      local patterns is strongest (a convolution and a softmax over the
-      pixels: `inference.SpatialSoftmax`), so that the inference network
-      reads a digit's place instead of learning every position with the
-      MLP; 0: none.
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far
@@ -100,7 +95,6 @@ class AIRConfig(JsonConfig):
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)
   image_encoder_hidden: tuple[int, ...] = (256,)
-  image_keypoints: int = 0
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
@@ -129,9 +123,6 @@ class AIRConfig(JsonConfig):
                  "baseline_lstm_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-    if self.image_keypoints < 0:
-      raise ValueError(f"image_keypoints must be >= 0, got "
-                       f"{self.image_keypoints}.")
     for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
                  "baseline_hidden"):
       if any(size < 1 for size in getattr(self, name)):

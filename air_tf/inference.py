@@ -148,46 +148,6 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
   return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
-class SpatialSoftmax(snt.Module):
-  """Where in an image each of K learnt local patterns is strongest.
-
-  A convolution scores every pixel for K patterns; a softmax over the
-  pixels of each pattern's scores gives the expected (x, y) of the pattern,
-  in the spatial transformer's [-1, 1] coordinates, and its log-sum-exp how
-  strongly it is there (Levine et al., 2016). The convolution is the same
-  at every position, so a digit's place is read off directly, where an
-  MLP on the pixels has to learn each position on its own.
-  """
-
-  def __init__(self, num_keypoints: int, kernel_size: int = 5,
-               name: str = "spatial_softmax"):
-    """Constructs it.
-
-    Args:
-      num_keypoints: K, the patterns.
-      kernel_size: side of the convolution.
-      name: the module's name.
-    """
-    super().__init__(name=name)
-    self._conv = snt.Conv2D(num_keypoints, kernel_size, name="conv")
-
-  def __call__(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, H, W]` images -> `[B, 3K]` features: K expected x, K expected y,
-    K log-sum-exps."""
-    scores = self._conv(images[..., tf.newaxis])  # [B, H, W, K]
-    height, width = images.shape[1], images.shape[2]
-    logits = tf.reshape(tf.transpose(scores, [0, 3, 1, 2]),
-                        [tf.shape(images)[0], -1, height * width])
-    weights = tf.nn.softmax(logits)  # [B, K, H * W]
-    ys, xs = tf.meshgrid(tf.linspace(-1.0, 1.0, height),
-                         tf.linspace(-1.0, 1.0, width), indexing="ij")
-    expected_x = tf.linalg.matvec(weights, tf.reshape(xs, [-1]))
-    expected_y = tf.linalg.matvec(weights, tf.reshape(ys, [-1]))
-    strength = tf.reduce_logsumexp(logits, axis=2) - tf.math.log(
-        float(height * width))
-    return tf.concat([expected_x, expected_y, strength], axis=1)
-
-
 def write_step(accumulator: tf.Tensor, step: tf.Tensor,
            value: tf.Tensor) -> tf.Tensor:
   """accumulator[:, step] = value, for `[B, N, ...]` and `[B, ...]`."""
@@ -214,8 +174,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float, image_keypoints: int = 0,
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -235,8 +194,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      image_keypoints: K > 0 adds the `SpatialSoftmax` of K patterns of
-        the image (with DAIR, of the residual) to its embedding.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -248,8 +205,6 @@ class InferenceNetwork(snt.Module):
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._image_encoder = image_encoder(image_encoder_hidden)
-    self._keypoints = (SpatialSoftmax(image_keypoints, name="keypoints")
-                       if image_keypoints else None)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
@@ -275,10 +230,7 @@ class InferenceNetwork(snt.Module):
     return tf.math.log(probs) - tf.math.log1p(-probs)
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
-    embedding = self._image_encoder(snt.flatten(images))
-    if self._keypoints is None:
-      return embedding
-    return tf.concat([embedding, self._keypoints(images)], axis=1)
+    return self._image_encoder(snt.flatten(images))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True,

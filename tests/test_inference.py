@@ -109,39 +109,3 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
     np.testing.assert_allclose(
         objects, model.renderer.objects(posterior.z_where, posterior.z_what),
         atol=1e-6)
-
-
-def test_spatial_softmax_finds_a_bright_pixel_and_its_strength():
-  keypoints = inference.SpatialSoftmax(2, kernel_size=3)
-  images = np.zeros([2, 9, 13], np.float32)
-  images[0, 2, 10] = 1.0
-  images[1, 6, 1] = 0.5
-  keypoints(tf.constant(images))  # Creates the variables.
-  # Pattern 0 responds to ink at the pixel itself, pattern 1 not at all.
-  kernel = np.zeros([3, 3, 1, 2], np.float32)
-  kernel[1, 1, 0, 0] = 40.0
-  variable_named(keypoints, "conv/w").assign(kernel)
-  features = keypoints(tf.constant(images)).numpy()
-  x, y, strength = features[:, 0], features[:, 2], features[:, 4]
-  # The transformer's coordinates: pixel centres from -1 to 1.
-  np.testing.assert_allclose(x, [-1 + 2 * 10 / 12, -1 + 2 * 1 / 12],
-                             atol=1e-4)
-  np.testing.assert_allclose(y, [-1 + 2 * 2 / 8, -1 + 2 * 6 / 8], atol=1e-4)
-  # log mean exp of the scores: one pixel of 40 (or 20) among 117 of 0.
-  np.testing.assert_allclose(
-      strength, np.log((np.exp([40.0, 20.0]) + 116) / 117), rtol=1e-5)
-  # A pattern that sees nothing is uniform: at the centre, strength 0.
-  np.testing.assert_allclose(features[:, [1, 3, 5]], 0.0, atol=1e-5)
-
-
-def test_keypoints_join_the_image_embedding(tiny_config):
-  config = dataclasses.replace(tiny_config, image_keypoints=3)
-  network = AIR(config).inference
-  images = tf.random.stateless_uniform([2, 16, 16], [0, 1])
-  posterior = network(images, sample=False)
-  assert np.isfinite(posterior.z_where_loc.numpy()).all()
-  kernel = variable_named(network, "keypoints/conv/w")
-  assert kernel.shape == (5, 5, 1, 3)
-  with tf.GradientTape() as tape:
-    loss = tf.reduce_sum(network(images, sample=False).z_where_loc)
-  assert np.abs(tape.gradient(loss, kernel).numpy()).sum() > 0
