@@ -276,11 +276,8 @@ class AIR(snt.Module):
     Returns:
       The `AIROutput`.
     """
-    posterior, objects = self._infer(images, seed, sample, presence,
-                                     batch_part, learn_presence)
-    return score(posterior, images, z_pres_prob, self.prior, self.renderer,
-                 reconstruction=self.renderer.compose(posterior.z_pres,
-                                                      objects))
+    return self._scored_pass(images, z_pres_prob, seed, sample, presence,
+                             batch_part, learn_presence)
 
   def wake(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
            seed: tf.Tensor, batch_part: Optional[BatchPart] = None,
@@ -291,8 +288,19 @@ class AIR(snt.Module):
     gradient to the generative model only, and `log_q` to the inference
     network only, as reweighted wake-sleep's wake phase needs. Arguments
     as in `__call__`."""
-    posterior, objects = self._infer(images, seed, True, None, batch_part,
-                                     learn_presence, draws_as_values=True)
+    return self._scored_pass(images, z_pres_prob, seed, True, None,
+                             batch_part, learn_presence, draws_as_values=True)
+
+  def _scored_pass(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+                   seed: Optional[tf.Tensor], sample: bool,
+                   presence: Optional[tf.Tensor],
+                   batch_part: Optional[BatchPart],
+                   learn_presence: Optional[tf.Tensor],
+                   draws_as_values: bool = False) -> AIROutput:
+    """Infers and scores, reusing the objects the loop drew."""
+    posterior, objects = self._infer(images, seed, sample, presence,
+                                     batch_part, learn_presence,
+                                     draws_as_values)
     return score(posterior, images, z_pres_prob, self.prior, self.renderer,
                  reconstruction=self.renderer.compose(posterior.z_pres,
                                                       objects))
