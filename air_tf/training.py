@@ -196,8 +196,9 @@ class Trainer(tf.Module):
         device.
     """
     super().__init__(name="trainer")
-    if config.objective in ("enumerate", "rws") and not hasattr(
-        model, "enumerate_counts"):
+    # The method of the model each objective beyond the ELBO calls.
+    needs = {"enumerate": "enumerate_counts", "rws": "wake"}
+    if not hasattr(model, needs.get(config.objective, "__call__")):
       raise ValueError(
           f"The {config.objective} objective is built for the 2D AIR; "
           f"{type(model).__name__} draws discrete identities too: train it "
