@@ -86,11 +86,6 @@ class AIRConfig(JsonConfig):
       a step switched off early is still tried now and then. Off by
       default: the logits under the floor still saturate, and with them
       the gradient (docs/RESULTS.md, runs E-F).
-    step_memory: whether each inference step reads the LSTM's state and
-      the previous step's latents. False (needs DAIR): every step is the
-      same function of the residual, so that a second digit is found as a
-      first one is, by weights that learn in every image; with memory,
-      step i's proposal learns only where q counts step i.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -114,7 +109,6 @@ class AIRConfig(JsonConfig):
   scale_range: float = 1.3
   position_range: float = 1.0
   z_pres_floor: float = 0.0
-  step_memory: bool = True
 
   @property
   def image_shape(self) -> tuple[int, ...]:
@@ -156,10 +150,6 @@ class AIRConfig(JsonConfig):
     if not 0 <= self.z_pres_floor < 0.5:
       raise ValueError(f"z_pres_floor must be in [0, 0.5), got "
                        f"{self.z_pres_floor}.")
-    if not self.step_memory and not self.dair:
-      raise ValueError("step_memory=False needs dair=True: without DAIR "
-                       "every step reads the same image, and steps "
-                       "without memory would all infer the same object.")
     if min(self.z_where_posterior_init_std) <= 0:
       raise ValueError(f"z_where_posterior_init_std must be > 0, got "
                        f"{self.z_where_posterior_init_std}.")

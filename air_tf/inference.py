@@ -174,8 +174,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float, step_memory: bool = True,
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -195,9 +194,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      step_memory: whether a step reads the LSTM's state and the previous
-        step's latents; without, every step is the same function of what
-        it reads.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -208,7 +204,6 @@ class InferenceNetwork(snt.Module):
     self._dair = dair
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
-    self._step_memory = step_memory
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
@@ -308,9 +303,6 @@ class InferenceNetwork(snt.Module):
         gates = image_gates
       latents = tf.concat([prev_where, prev_what, prev_pres[:, tf.newaxis]],
                           axis=1)
-      if not self._step_memory:
-        state = self._lstm.initial_state(batch_size)
-        latents = tf.zeros_like(latents)
       hidden, state = self._lstm.step(gates, latents, state)
 
       head = self._pres_where_head(hidden)

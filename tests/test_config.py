@@ -16,7 +16,6 @@ def test_json_round_trip():
     ({"likelihood": "bernoulli", "likelihood_background_std": 0.1},
      "likelihood_background_std"),
     ({"scale_range": 3.0}, "scale_range"),
-    ({"step_memory": False, "dair": False}, "step_memory"),
 ])
 def test_bad_configs_say_what_is_wrong(changes, message):
   with pytest.raises(ValueError, match=message):

@@ -1,7 +1,6 @@
 import dataclasses
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from air_tf import inference
@@ -42,27 +41,6 @@ def test_loop_stops_once_every_image_is_done(tiny_config):
   np.testing.assert_array_equal(posterior.z_pres, np.zeros([3, 3]))
   # Steps the loop never ran keep finite placeholder values.
   np.testing.assert_array_equal(posterior.z_where_scale[:, 1:], 1.0)
-
-
-@pytest.mark.parametrize("step_memory", [False, True])
-def test_without_memory_a_step_reads_only_the_residual(tiny_config,
-                                                       step_memory):
-  config = dataclasses.replace(tiny_config, dair=True,
-                               step_memory=step_memory)
-  network = AIR(config).inference
-  images = tf.random.stateless_uniform([4, 16, 16], [3, 1])
-  every_step = tf.ones([4, config.max_steps])
-  posterior, objects = network.infer_and_draw(images, sample=False,
-                                              presence=every_step)
-  residual = images - objects[:, 0]
-  first_on_residual = network(residual, sample=False, presence=every_step)
-  # z_pres and z_where come from the residual (z_what's glimpse is cut
-  # from the image itself).
-  second, first = [(p.z_pres_logits[:, i], p.z_where_loc[:, i],
-                    p.z_where_scale[:, i])
-                   for p, i in ((posterior, 1), (first_on_residual, 0))]
-  same = all(np.allclose(a, b, atol=1e-5) for a, b in zip(second, first))
-  assert same == (not step_memory)
 
 
 def test_draws_are_the_distributions_and_do_not_depend_on_the_split():
