@@ -197,8 +197,9 @@ class Trainer(tf.Module):
     """
     super().__init__(name="trainer")
     # The method of the model each objective beyond the ELBO calls.
-    needs = {"enumerate": "enumerate_counts", "rws": "wake"}
-    if not hasattr(model, needs.get(config.objective, "__call__")):
+    method = {"enumerate": "enumerate_counts",
+              "rws": "wake"}.get(config.objective)
+    if method and not hasattr(model, method):
       raise ValueError(
           f"The {config.objective} objective is built for the 2D AIR; "
           f"{type(model).__name__} draws discrete identities too: train it "
