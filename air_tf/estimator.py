@@ -328,13 +328,14 @@ def reweighted_wake_losses(log_joint: tf.Tensor, log_q: tf.Tensor,
                    tf.reshape(weights, [-1, 1]))
 
 
-def enumerated_losses(elbo: tf.Tensor) -> Surrogate:
-  """The losses of the ELBO with the number of objects summed out
-  (`model.enumerate_counts`): its gradient is exact in z_pres, so there is
-  no learning signal to centre and no baseline to fit.
+def pathwise_losses(elbo: tf.Tensor) -> Surrogate:
+  """The losses of an ELBO that is differentiable in q(z_pres): with the
+  number of objects summed out (`model.enumerate_counts`, exact) or with
+  z_pres relaxed (`AIR.relaxed`, biased): there is no learning signal to
+  centre and no baseline to fit.
 
   Args:
-    elbo: `[B]` the enumerated ELBO.
+    elbo: `[B]` the enumerated or relaxed ELBO.
 
   Returns:
     The `Surrogate` (baseline loss, signal mean and variance 0; `residual`

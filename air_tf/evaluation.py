@@ -30,6 +30,9 @@ class EvaluationConfig:
       the run was tested on.
     max_steps: Inference steps; default: the trained number. More lets a
       model trained on 0-2 objects try to find 3.
+    data_seed: Draws the held-out scenes (and variants) of a run with this
+      data seed, e.g. to score models trained on different scenes on the
+      same ones; default: the run's own.
     scene_renderer: What draws table-top held-out scenes; default: what
       drew the run's (mujoco: the same scenes as MuJoCo pictures them, for
       a model trained on air_tf's renderer).
@@ -56,6 +59,7 @@ class EvaluationConfig:
   num_images: int = 10000
   test_counts: Optional[tuple[int, ...]] = None
   max_steps: Optional[int] = None
+  data_seed: Optional[int] = None
   scene_renderer: Optional[str] = None
   z_pres_prior: Optional[float] = None
   iw_samples: int = 100
@@ -67,7 +71,7 @@ class EvaluationConfig:
   undercounted_examples: int = 0
 
   def __post_init__(self):
-    for name, least in (("num_images", 1), ("max_steps", 1),
+    for name, least in (("num_images", 1), ("max_steps", 1), ("data_seed", 0),
                         ("iw_samples", 0), ("iw_images", 0),
                         ("num_examples", 0), ("undercounted_examples", 0)):
       value = getattr(self, name)
@@ -104,8 +108,10 @@ class FinalEvaluation:
         logdir, config.max_steps)
     self._prior = (logdir_lib.final_z_pres_prior(logdir, self._step)
                    if config.z_pres_prior is None else config.z_pres_prior)
-    data_config = datasets.final_evaluation_config(
-        logdir_lib.load_config(logdir, datasets.DataConfig))
+    run_data = logdir_lib.load_config(logdir, datasets.DataConfig)
+    if config.data_seed is not None:
+      run_data = dataclasses.replace(run_data, data_seed=config.data_seed)
+    data_config = datasets.final_evaluation_config(run_data)
     if config.test_counts is not None:
       data_config = dataclasses.replace(data_config,
                                         test_counts=config.test_counts)

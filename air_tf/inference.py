@@ -23,7 +23,8 @@ class Posterior(NamedTuple):
   ran (it stops once every image is done) hold z_pres_logits = 0, unit
   scales and zero locations, so every tensor stays finite.
   """
-  z_pres: tf.Tensor  # [B, N] 0/1 samples, 0 after the first 0.
+  # [B, N] 0/1 samples (in (0, 1) when relaxed), 0 after the first 0.
+  z_pres: tf.Tensor
   z_pres_logits: tf.Tensor  # [B, N] logits of q(z_pres_i = 1 | ...).
   z_where: tf.Tensor  # [B, N, 3]
   z_where_loc: tf.Tensor  # [B, N, 3]
@@ -105,6 +106,21 @@ def draw_one_hot(logits: tf.Tensor, seed: tf.Tensor,
   gumbel = -tf.math.log(-tf.math.log(
       tf.clip_by_value(uniform, 1e-20, 1.0 - 1e-7)))
   return tf.one_hot(tf.argmax(logits + gumbel, axis=-1), logits.shape[-1])
+
+
+def draw_relaxed_presence(logits: tf.Tensor, temperature: tf.Tensor,
+                          seed: tf.Tensor,
+                          part: Optional[BatchPart] = None) -> tf.Tensor:
+  """`[B]` draws in (0, 1) of the binary Concrete (relaxed Bernoulli) of
+  q(z_pres) at `temperature` (Maddison et al., 2017): sigmoid((logits -
+  logit(u)) / temperature) at the uniform draws u of `draw_presence`, so
+  each rounds to the 0/1 that `draw_presence(logits, seed, part)` draws,
+  and passes gradient to the logits.
+  """
+  uniform = _draws(tf.random.stateless_uniform, seed, part, logits)
+  uniform = tf.clip_by_value(uniform, 1e-7, 1.0 - 1e-7)
+  logistic = tf.math.log(uniform) - tf.math.log1p(-uniform)
+  return tf.sigmoid((logits - logistic) / temperature)
 
 
 def pres_distribution(logits: tf.Tensor) -> tfd.Distribution:
@@ -237,17 +253,21 @@ class InferenceNetwork(snt.Module):
                presence: Optional[tf.Tensor] = None,
                batch_part: Optional[BatchPart] = None,
                learn_presence: Optional[tf.Tensor] = None,
-               draws_as_values: bool = False) -> Posterior:
+               draws_as_values: bool = False,
+               relaxed_temperature: Optional[tf.Tensor] = None
+               ) -> Posterior:
     """The `Posterior` of every step (`infer_and_draw`'s arguments)."""
     return self.infer_and_draw(images, seed, sample, presence, batch_part,
-                               learn_presence, draws_as_values)[0]
+                               learn_presence, draws_as_values,
+                               relaxed_temperature)[0]
 
   def infer_and_draw(self, images: tf.Tensor,
                      seed: Optional[tf.Tensor] = None, sample: bool = True,
                      presence: Optional[tf.Tensor] = None,
                      batch_part: Optional[BatchPart] = None,
                      learn_presence: Optional[tf.Tensor] = None,
-                     draws_as_values: bool = False
+                     draws_as_values: bool = False,
+                     relaxed_temperature: Optional[tf.Tensor] = None
                      ) -> tuple[Posterior, Optional[tf.Tensor]]:
     """Infers the objects of a batch of images, and returns those DAIR drew.
 
@@ -269,6 +289,11 @@ class InferenceNetwork(snt.Module):
         q(z_i | z_<i, x) is then differentiated at fixed draws, as
         reweighted wake-sleep needs (`estimator.reweighted_wake_losses`).
         The returned objects still pass gradient to the renderer.
+      relaxed_temperature: scalar; when sampling, z_pres_i is drawn from
+        the binary Concrete of q(z_pres_i) at this temperature
+        (`draw_relaxed_presence`): a value in (0, 1) that weighs step i's
+        object wherever it is drawn or read, and passes gradient to the
+        logits; every step then runs. None: 0/1 Bernoulli draws.
 
     Returns:
       The `Posterior` of every step, and with DAIR each step's object as
@@ -313,7 +338,11 @@ class InferenceNetwork(snt.Module):
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(
             tf.random.experimental.stateless_fold_in(seed, i), n=3)
-        pres = draw_presence(pres_logits, pres_seed, batch_part)
+        if relaxed_temperature is None:
+          pres = draw_presence(pres_logits, pres_seed, batch_part)
+        else:
+          pres = draw_relaxed_presence(pres_logits, relaxed_temperature,
+                                       pres_seed, batch_part)
         where = draw_normal(where_loc, where_scale, where_seed, batch_part)
       else:
         pres = tf.cast(pres_logits > 0.0, tf.float32)

@@ -76,7 +76,8 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   kl_pres = sampled * tfd.kl_divergence(q_pres, prior.z_pres(z_pres_prob))
   elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
 
-  count = tf.cast(tf.reduce_sum(z_pres, axis=1), tf.int32)
+  # A relaxed z_pres counts where it rounds to 1.
+  count = tf.reduce_sum(tf.cast(z_pres > 0.5, tf.int32), axis=1)
   log_q_pres = sampled * q_pres.log_prob(z_pres)
   log_q_where = z_pres * q_where.log_prob(posterior.z_where)
   log_q_what = z_pres * q_what.log_prob(posterior.z_what)
@@ -291,16 +292,33 @@ class AIR(snt.Module):
     return self._scored_pass(images, z_pres_prob, seed, True, None,
                              batch_part, learn_presence, draws_as_values=True)
 
+  def relaxed(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
+              seed: tf.Tensor, temperature: tf.Tensor,
+              batch_part: Optional[BatchPart] = None,
+              learn_presence: Optional[tf.Tensor] = None) -> AIROutput:
+    """A sampled pass with z_pres drawn from its binary Concrete at
+    `temperature` (`InferenceNetwork.infer_and_draw`'s
+    `relaxed_temperature`): its ELBO is differentiable in q(z_pres), every
+    step's object weighed by its relaxed presence, so the gradient reaches
+    the presence logits and every step's window through the likelihood,
+    without REINFORCE. The KL of z_pres is the Bernoulli one, weighed by
+    the relaxed presence of the step before. Arguments as in `__call__`."""
+    return self._scored_pass(images, z_pres_prob, seed, True, None,
+                             batch_part, learn_presence,
+                             relaxed_temperature=temperature)
+
   def _scored_pass(self, images: tf.Tensor, z_pres_prob: tf.Tensor,
                    seed: Optional[tf.Tensor], sample: bool,
                    presence: Optional[tf.Tensor],
                    batch_part: Optional[BatchPart],
                    learn_presence: Optional[tf.Tensor],
-                   draws_as_values: bool = False) -> AIROutput:
+                   draws_as_values: bool = False,
+                   relaxed_temperature: Optional[tf.Tensor] = None
+                   ) -> AIROutput:
     """Infers and scores, reusing the objects the loop drew."""
     posterior, objects = self._infer(images, seed, sample, presence,
                                      batch_part, learn_presence,
-                                     draws_as_values)
+                                     draws_as_values, relaxed_temperature)
     return score(posterior, images, z_pres_prob, self.prior, self.renderer,
                  reconstruction=self.renderer.compose(posterior.z_pres,
                                                       objects))
@@ -309,12 +327,14 @@ class AIR(snt.Module):
              sample: bool, presence: Optional[tf.Tensor],
              batch_part: Optional[BatchPart],
              learn_presence: Optional[tf.Tensor],
-             draws_as_values: bool = False) -> tuple[Posterior, tf.Tensor]:
+             draws_as_values: bool = False,
+             relaxed_temperature: Optional[tf.Tensor] = None
+             ) -> tuple[Posterior, tf.Tensor]:
     """The posterior and every step's object, `[B, N, H, W]`: DAIR's loop
     has drawn them already; without DAIR they are rendered here."""
     posterior, objects = self.inference.infer_and_draw(
         images, seed, sample, presence, batch_part, learn_presence,
-        draws_as_values)
+        draws_as_values, relaxed_temperature)
     if objects is None:
       objects = self.renderer.objects(posterior.z_where, posterior.z_what)
     return posterior, objects

@@ -14,7 +14,7 @@ from air_tf.inference import BatchPart
 from air_tf.model import AIR
 
 
-OBJECTIVES = ("elbo", "vimco", "enumerate", "rws")
+OBJECTIVES = ("elbo", "vimco", "enumerate", "rws", "relaxed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +71,14 @@ class TrainConfig(JsonConfig):
       q(n > i); "rws": reweighted wake-sleep's wake phase
       (`estimator.reweighted_wake_losses`; needs K >= 2, no baseline):
       the inference network learns KL(p || q), which covers every object
-      some draw found, instead of the ELBO's KL(q || p).
+      some draw found, instead of the ELBO's KL(q || p); "relaxed": the
+      ELBO with z_pres drawn from its binary Concrete at
+      `relaxed_temperature` (`AIR.relaxed`; no REINFORCE, no baseline):
+      every step's object is drawn weighed by its relaxed presence, so its
+      window learns in every image where q gives it some weight.
+    relaxed_temperature: the binary Concrete's temperature for the
+      "relaxed" objective: lower is closer to 0/1 draws, with gradients of
+      higher variance.
     presence_warmup_steps: for this many first steps q(z_pres) does not
       learn (its logits pass no gradient: neither REINFORCE's nor its
       KL's), so that the objects' poses and identities are learnt before
@@ -102,6 +109,7 @@ class TrainConfig(JsonConfig):
   normalize_signal: bool = False
   samples_per_image: int = 4
   objective: str = "elbo"
+  relaxed_temperature: float = 0.5
   presence_warmup_steps: Optional[int] = None
   seed: int = 0
   jit_compile: bool = True
@@ -123,6 +131,9 @@ class TrainConfig(JsonConfig):
       raise ValueError(f"The {self.objective} objective needs "
                        f"samples_per_image >= 2, got "
                        f"{self.samples_per_image}.")
+    if self.relaxed_temperature <= 0:
+      raise ValueError(f"relaxed_temperature must be > 0, got "
+                       f"{self.relaxed_temperature}.")
     if self.batch_size < 1:
       raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
     for name in ("learning_rate", "baseline_learning_rate",
@@ -197,8 +208,8 @@ class Trainer(tf.Module):
     """
     super().__init__(name="trainer")
     # The method of the model each objective beyond the ELBO calls.
-    method = {"enumerate": "enumerate_counts",
-              "rws": "wake"}.get(config.objective)
+    method = {"enumerate": "enumerate_counts", "rws": "wake",
+              "relaxed": "relaxed"}.get(config.objective)
     if method and not hasattr(model, method):
       raise ValueError(
           f"The {config.objective} objective is built for the 2D AIR; "
@@ -381,9 +392,16 @@ class Trainer(tf.Module):
       if objective == "enumerate":
         output = model.enumerate_counts(images, prior_prob, seed, batch_part,
                                         learn_presence)
-        losses = estimator.enumerated_losses(output.elbo)
+        losses = estimator.pathwise_losses(output.elbo)
         logs = _enumeration_logs(output)
         signals = sampled = tf.zeros_like(output.posterior.z_pres)
+      elif objective == "relaxed":
+        output = model.relaxed(images, prior_prob, seed,
+                               self.config.relaxed_temperature, batch_part,
+                               learn_presence)
+        losses = estimator.pathwise_losses(output.elbo)
+        logs = _sampled_logs(output)
+        signals = sampled = tf.zeros_like(output.sampled)
       elif objective == "rws":
         output = model.wake(images, prior_prob, seed, batch_part,
                             learn_presence)

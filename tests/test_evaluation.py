@@ -20,6 +20,7 @@ from air_tf.training import TrainConfig
     ("num_images", 0, "num_images must be >= 1"),
     ("max_steps", 0, "max_steps must be >= 1"),
     ("iw_images", -1, "iw_images must be >= 0"),
+    ("data_seed", -1, "data_seed must be >= 0"),
     ("test_counts", (2, -1), "test_counts must be non-negative"),
     ("test_counts", (), "test_counts must be non-negative"),
     ("z_pres_prior", 1.0, r"z_pres_prior must be in \(0, 1\)"),
@@ -34,17 +35,38 @@ def test_a_folder_without_a_run_is_refused(tmp_path):
     evaluation.FinalEvaluation(str(tmp_path), evaluation.EvaluationConfig())
 
 
-def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
-  run = str(tmp_path)
+def _saved_run(run: str, tiny_config, data_seed: int = 0) -> None:
+  """A run of a fresh 50x50 model at step 7 in folder `run`."""
   config = dataclasses.replace(tiny_config, canvas_size=(50, 50))
   logdir.ensure_config(run, config)
-  logdir.ensure_config(run, datasets.DataConfig())
+  logdir.ensure_config(run, datasets.DataConfig(data_seed=data_seed))
   logdir.ensure_config(run, TrainConfig(z_pres_prior=0.2))
+  tf.random.set_seed(0)
   model = AIR(config)
   model.build()
   step = tf.Variable(7, dtype=tf.int64)
   checkpoint = tf.train.Checkpoint(model=model, step=step)
   logdir.checkpoint_manager(checkpoint, run).save(checkpoint_number=7)
+
+
+def test_another_data_seed_draws_the_scenes_of_a_run_with_it(tmp_path,
+                                                            tiny_config):
+  own, other = str(tmp_path / "own"), str(tmp_path / "other")
+  _saved_run(own, tiny_config, data_seed=0)
+  _saved_run(other, tiny_config, data_seed=3)
+  config = evaluation.EvaluationConfig(num_images=40, iw_images=0,
+                                       variants=False, count_by_elbo=False,
+                                       num_examples=0)
+  figures = lambda run, **changes: evaluation.FinalEvaluation(
+      run, dataclasses.replace(config, **changes))()
+  on_three = figures(own, data_seed=3)
+  assert on_three == figures(other)
+  assert on_three != figures(own)
+
+
+def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
+  run = str(tmp_path)
+  _saved_run(run, tiny_config)
   with pytest.raises(ValueError, match="Unknown scene_renderer"):
     evaluation.FinalEvaluation(run, evaluation.EvaluationConfig(
         scene_renderer="blender"))

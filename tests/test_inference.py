@@ -78,6 +78,31 @@ def test_one_hot_draws_follow_the_softmax():
                              atol=3 * np.sqrt(0.25 / 20000))
 
 
+def test_relaxed_presence_is_the_binary_concrete_of_the_bernoulli_draw():
+  logit, temperature, seed = 0.7, 0.5, tf.constant([8, 8])
+  logits = tf.fill([20000], logit)
+  with tf.GradientTape() as tape:
+    tape.watch(logits)
+    relaxed = inference.draw_relaxed_presence(logits, temperature, seed)
+  gradient = tape.gradient(relaxed, logits).numpy()
+  relaxed = relaxed.numpy()
+  assert ((relaxed >= 0) & (relaxed <= 1)).all()  # float32 may reach 0, 1.
+  # Rounded, the Bernoulli draw of the same seed.
+  np.testing.assert_array_equal(
+      (relaxed > 0.5).astype(np.float32),
+      inference.draw_presence(logits, seed))
+  # Its CDF, P(y < v) = sigmoid(temperature logit(v) - logit) (Maddison et
+  # al., 2017), within three binomial standard errors.
+  values = np.array([0.05, 0.3, 0.5, 0.7, 0.95])
+  cdf = 1 / (1 + np.exp(-(temperature * np.log(values / (1 - values)) -
+                          logit)))
+  empirical = (relaxed[:, None] < values).mean(0)
+  np.testing.assert_allclose(empirical, cdf, atol=3 * np.sqrt(0.25 / 20000))
+  # d sigmoid((logit - noise) / t) / d logit = y (1 - y) / t.
+  np.testing.assert_allclose(gradient, relaxed * (1 - relaxed) / temperature,
+                             rtol=1e-4, atol=1e-7)
+
+
 def test_count_distribution_is_the_chain_of_step_presences():
   logits = tf.random.stateless_normal([5, 3], [7, 7], stddev=3.0)
   q = tf.sigmoid(logits).numpy()

@@ -195,6 +195,39 @@ def test_enumerated_elbo_gradient_in_presence_is_its_derivative(
                              rtol=2e-2)
 
 
+def test_relaxed_pass_cooled_is_the_sampled_pass(model_and_output):
+  model, images, output = model_and_output
+  cooled = model.relaxed(images, 0.3, SEED, 1e-4)
+  np.testing.assert_array_equal(cooled.count, output.count)
+  np.testing.assert_allclose(cooled.posterior.z_pres, output.posterior.z_pres,
+                             atol=1e-4)
+  np.testing.assert_allclose(cooled.elbo, output.elbo, rtol=1e-4, atol=1e-2)
+
+
+def test_relaxed_elbo_gradient_in_presence_is_its_derivative(
+    model_and_output):
+  # At a fixed seed the relaxed ELBO is a smooth function of the presence
+  # logits, which get its pathwise gradient, no REINFORCE.
+  model, images, _ = model_and_output
+  bias = variable_named(model, "pres_where_head/b")
+  original = bias.numpy()
+  elbo = lambda: tf.reduce_sum(model.relaxed(images[:8], 0.3, SEED, 0.5).elbo)
+  with tf.GradientTape() as tape:
+    total = elbo()
+  gradient = tape.gradient(total, bias).numpy()[0]
+  step = 1e-2
+  try:
+    bias.assign(original + step * np.eye(len(original))[0])
+    above = float(elbo())
+    bias.assign(original - step * np.eye(len(original))[0])
+    below = float(elbo())
+  finally:
+    bias.assign(original)
+  assert abs(gradient) > 1.0
+  np.testing.assert_allclose(gradient, (above - below) / (2 * step),
+                             rtol=2e-2)
+
+
 def test_wake_pass_splits_the_gradient_between_model_and_inference(
     model_and_output):
   model, images, output = model_and_output

@@ -133,6 +133,8 @@ def test_bad_training_settings_are_rejected():
   for objective in ("vimco", "rws"):
     with pytest.raises(ValueError, match=f"{objective} objective needs"):
       TrainConfig(objective=objective, samples_per_image=1)
+  with pytest.raises(ValueError, match="relaxed_temperature must be > 0"):
+    TrainConfig(relaxed_temperature=0.0)
   with pytest.raises(ValueError, match="presence_warmup_steps must be >= 0"):
     TrainConfig(presence_warmup_steps=-1)
 
@@ -165,15 +167,21 @@ def test_k_sample_objectives_raise_the_bound_without_a_baseline(
                  for variable in trainer.model.trainable_variables)
 
 
-def test_enumerated_training_raises_the_elbo_without_a_baseline(tiny_config):
+@pytest.mark.parametrize("objective", ["enumerate", "relaxed"])
+def test_pathwise_objectives_raise_their_elbo_without_a_baseline(
+    tiny_config, objective):
   tf.random.set_seed(0)
   images = _images()
-  config = dataclasses.replace(CONFIG, objective="enumerate")
+  config = dataclasses.replace(CONFIG, objective=objective)
   trainer = Trainer(AIR(tiny_config), config)
 
   def elbo():
-    return float(tf.reduce_mean(trainer.model.enumerate_counts(
-        tf.repeat(images, 8, axis=0), 0.05, tf.constant([5, 5])).elbo))
+    model, repeated, seed = (trainer.model, tf.repeat(images, 8, axis=0),
+                             tf.constant([5, 5]))
+    output = (model.enumerate_counts(repeated, 0.05, seed)
+              if objective == "enumerate" else
+              model.relaxed(repeated, 0.05, seed, config.relaxed_temperature))
+    return float(tf.reduce_mean(output.elbo))
 
   before = elbo()
   for _ in range(40):
