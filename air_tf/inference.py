@@ -111,11 +111,12 @@ def draw_one_hot(logits: tf.Tensor, seed: tf.Tensor,
 def draw_relaxed_presence(logits: tf.Tensor, temperature: tf.Tensor,
                           seed: tf.Tensor,
                           part: Optional[BatchPart] = None) -> tf.Tensor:
-  """`[B]` draws in (0, 1) of the binary Concrete (relaxed Bernoulli) of
-  q(z_pres) at `temperature` (Maddison et al., 2017): sigmoid((logits -
-  logit(u)) / temperature) at the uniform draws u of `draw_presence`, so
-  each rounds to the 0/1 that `draw_presence(logits, seed, part)` draws,
-  and passes gradient to the logits.
+  """`[B]` draws in [0, 1] (float32 rounds the tails to 0 and 1) of the
+  binary Concrete (relaxed Bernoulli) of q(z_pres) at `temperature`
+  (Maddison et al., 2017): sigmoid((logits - logit(u)) / temperature) at
+  the uniform draws u of `draw_presence`, so each rounds to the 0/1 that
+  `draw_presence(logits, seed, part)` draws, and passes gradient to the
+  logits.
   """
   uniform = _draws(tf.random.stateless_uniform, seed, part, logits)
   uniform = tf.clip_by_value(uniform, 1e-7, 1.0 - 1e-7)
@@ -291,7 +292,7 @@ class InferenceNetwork(snt.Module):
         The returned objects still pass gradient to the renderer.
       relaxed_temperature: scalar; when sampling, z_pres_i is drawn from
         the binary Concrete of q(z_pres_i) at this temperature
-        (`draw_relaxed_presence`): a value in (0, 1) that weighs step i's
+        (`draw_relaxed_presence`): a value in [0, 1] that weighs step i's
         object wherever it is drawn or read, and passes gradient to the
         logits; every step then runs. None: 0/1 Bernoulli draws.
 
