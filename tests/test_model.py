@@ -169,30 +169,36 @@ def test_enumerated_elbo_is_the_sampled_elbo_summed_over_the_count(
       enumeration.kl_where - enumeration.kl_what, rtol=1e-6)
 
 
+def _assert_presence_gradient_is_the_derivative(model, elbo, step):
+  """The gradient of sum(elbo()) (`[B]`) in the first step's presence
+  bias matches its central difference, and is not negligible."""
+  bias = variable_named(model, "pres_where_head/b")
+  original = bias.numpy()
+  total = lambda: float(tf.reduce_sum(elbo()))
+  with tf.GradientTape() as tape:
+    summed = tf.reduce_sum(elbo())
+  gradient = tape.gradient(summed, bias).numpy()[0]
+  try:
+    bias.assign(original + step * np.eye(len(original))[0])
+    above = total()
+    bias.assign(original - step * np.eye(len(original))[0])
+    below = total()
+  finally:
+    bias.assign(original)
+  assert abs(gradient) > 1.0
+  np.testing.assert_allclose(gradient, (above - below) / (2 * step),
+                             rtol=2e-2)
+
+
 def test_enumerated_elbo_gradient_in_presence_is_its_derivative(
     model_and_output):
   # With the test above (the value is the exact expectation over the
   # count), the presence logits get the exact gradient, no estimate.
   model, images, _ = model_and_output
   seed = tf.constant([1, 1])
-  bias = variable_named(model, "pres_where_head/b")
-  original = bias.numpy()
-  elbo = lambda: float(tf.reduce_sum(
-      model.enumerate_counts(images[:8], 0.3, seed).elbo))
-  with tf.GradientTape() as tape:
-    total = tf.reduce_sum(model.enumerate_counts(images[:8], 0.3, seed).elbo)
-  gradient = tape.gradient(total, bias).numpy()[0]
-  step = 0.05
-  try:
-    bias.assign(original + step * np.eye(len(original))[0])
-    above = elbo()
-    bias.assign(original - step * np.eye(len(original))[0])
-    below = elbo()
-  finally:
-    bias.assign(original)
-  assert abs(gradient) > 1.0
-  np.testing.assert_allclose(gradient, (above - below) / (2 * step),
-                             rtol=2e-2)
+  _assert_presence_gradient_is_the_derivative(
+      model, lambda: model.enumerate_counts(images[:8], 0.3, seed).elbo,
+      step=0.05)
 
 
 def test_relaxed_pass_cooled_is_the_sampled_pass(model_and_output):
@@ -209,23 +215,9 @@ def test_relaxed_elbo_gradient_in_presence_is_its_derivative(
   # At a fixed seed the relaxed ELBO is a smooth function of the presence
   # logits, which get its pathwise gradient, no REINFORCE.
   model, images, _ = model_and_output
-  bias = variable_named(model, "pres_where_head/b")
-  original = bias.numpy()
-  elbo = lambda: tf.reduce_sum(model.relaxed(images[:8], 0.3, SEED, 0.5).elbo)
-  with tf.GradientTape() as tape:
-    total = elbo()
-  gradient = tape.gradient(total, bias).numpy()[0]
-  step = 1e-2
-  try:
-    bias.assign(original + step * np.eye(len(original))[0])
-    above = float(elbo())
-    bias.assign(original - step * np.eye(len(original))[0])
-    below = float(elbo())
-  finally:
-    bias.assign(original)
-  assert abs(gradient) > 1.0
-  np.testing.assert_allclose(gradient, (above - below) / (2 * step),
-                             rtol=2e-2)
+  _assert_presence_gradient_is_the_derivative(
+      model, lambda: model.relaxed(images[:8], 0.3, SEED, 0.5).elbo,
+      step=1e-2)
 
 
 def test_wake_pass_splits_the_gradient_between_model_and_inference(
