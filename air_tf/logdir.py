@@ -2,6 +2,9 @@
 
     config.json      the model (`AIRConfig`)
     data.json        the scenes (`datasets.DataConfig`)
+    count_classifier.json   a count classifier's architecture (a run of
+                     `experiments/count_classifier.py`, in place of
+                     config.json)
     train.json       how it is trained (`training.TrainConfig`)
     launches.jsonl   one line per launch of the training: when, from which
                      step, the code version (git commit, air_tf version) and
@@ -25,6 +28,7 @@ import tensorflow as tf
 import air_tf
 from air_tf import files
 from air_tf.config import AIRConfig
+from air_tf.count_classifier import CountClassifierConfig
 from air_tf.datasets import DataConfig
 from air_tf import models
 from air_tf.tabletop_air import TabletopConfig
@@ -38,12 +42,15 @@ LAUNCHES_FILE = "launches.jsonl"
 EVAL_RECORDS_FILE = "eval.jsonl"
 CHECKPOINT_FOLDER = "checkpoints"
 TABLETOP_CONFIG_FILE = "tabletop_config.json"
+COUNT_CLASSIFIER_CONFIG_FILE = "count_classifier.json"
 _FILES = {AIRConfig: CONFIG_FILE, TabletopConfig: TABLETOP_CONFIG_FILE,
-          DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE}
+          DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE,
+          CountClassifierConfig: COUNT_CLASSIFIER_CONFIG_FILE}
 _WHAT = {AIRConfig: "model", TabletopConfig: "model", DataConfig: "dataset",
-         TrainConfig: "training configuration"}
+         TrainConfig: "training configuration",
+         CountClassifierConfig: "count classifier"}
 RunConfig = TypeVar("RunConfig", AIRConfig, TabletopConfig, DataConfig,
-                    TrainConfig)
+                    TrainConfig, CountClassifierConfig)
 
 
 def config_differences(recorded: RunConfig, asked: RunConfig) -> list[str]:
@@ -61,8 +68,8 @@ def ensure_config(logdir: str, config: RunConfig,
 
   Args:
     logdir: the run's folder (created if needed).
-    config: an `AIRConfig`, `TabletopConfig`, `DataConfig` or
-      `TrainConfig`.
+    config: an `AIRConfig`, `TabletopConfig`, `DataConfig`, `TrainConfig`
+      or `CountClassifierConfig`.
     replace: record `config` even if the run recorded another one.
 
   Raises:

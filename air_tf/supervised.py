@@ -1,8 +1,11 @@
-"""The supervised baseline of the table-top experiment: AIR's own inference
-network trained on the scene generator's labels instead of by the ELBO.
+"""Networks taught the scene generator's labels instead of learning by the
+ELBO: the table-top experiment's supervised baseline, and a count
+classifier that measures how well the counts AIR learns unsupervised can
+be read from the pictures at all.
 
-Step i is taught the i-th object from the left (the order a person would
-label them in): z_pres_i by cross-entropy up to one step past the count,
+The baseline is AIR's own inference network. Its step i is taught the i-th
+object from the left (the order a person would label them in): z_pres_i by
+cross-entropy up to one step past the count,
 the identity by cross-entropy, and the pose by plain squared error on
 (x, y) and on the rotation angle, as the paper's supervised network was.
 The network states angles within one period of the shapes' symmetry
@@ -13,6 +16,10 @@ a cube at -44 degrees looks like one at +44 and costs 88 degrees of
 error, so near the seam it teaches the middle. AIR, which explains the
 picture through the renderer, has no such average to learn. The trained
 network is a `TabletopAIR` like any other: `metrics.Evaluator` scores it.
+
+The count classifier (`count_classifier.CountClassifier`) is taught the
+counts of the scenes AIR trains on and counts the held-out scenes that
+`experiments/evaluate.py` scores AIR on.
 """
 
 from typing import Callable, NamedTuple
@@ -24,10 +31,15 @@ import tensorflow as tf
 from air_tf import batches
 from air_tf import datasets
 from air_tf import logdir as logdir_lib
+from air_tf import metrics
 from air_tf import models
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf import training
+from air_tf.config import AIRConfig
+from air_tf.count_classifier import CountClassifier
+from air_tf.count_classifier import CountClassifierConfig
+from air_tf.count_classifier import agreement
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 
@@ -172,19 +184,183 @@ def train(logdir: str, model_config: TabletopConfig,
   tf.random.set_seed(seed)
   trainer = SupervisedTrainer(TabletopAIR(model_config), learning_rate,
                               jit_compile)
+  images = scenes.float_images()
+  _run_updates(
+      trainer, logdir, len(scenes),
+      lambda indices: trainer.train_step(tf.constant(images[indices]),
+                                         labels(scenes, indices)),
+      num_steps, batch_size, seed, checkpoint_every, report)
+
+
+def _run_updates(trainer: snt.Module, logdir: str,
+                 num_examples: int,
+                 update: Callable[[np.ndarray], dict[str, tf.Tensor]],
+                 num_steps: int, batch_size: int, seed: int,
+                 checkpoint_every: int, report: Callable[[str], None]) -> None:
+  """Resumes `trainer` (with a `step` and a `checkpoint()`) from the
+  logdir's latest checkpoint and calls
+  `update` on the indices of each batch up to `num_steps`, checkpointing
+  and reporting its losses every `checkpoint_every` steps."""
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), logdir)
   resume_from = logdir_lib.latest_checkpoint(logdir)
   if resume_from:
     trainer.checkpoint().restore(resume_from).assert_existing_objects_matched()
   start = int(trainer.step)
   logdir_lib.record_launch(logdir, start)
-  images = scenes.float_images()
   for step, indices in zip(range(start + 1, num_steps + 1),
-                           batches.batch_indices(len(scenes), batch_size,
+                           batches.batch_indices(num_examples, batch_size,
                                                  seed, start)):
-    losses = trainer.train_step(tf.constant(images[indices]),
-                                labels(scenes, indices))
+    losses = update(indices)
     if step % checkpoint_every == 0 or step == num_steps:
       manager.save(checkpoint_number=step)
       report(f"step {step:>7d}/{num_steps}  " + "  ".join(
           f"{name} {float(value):.4f}" for name, value in losses.items()))
+
+
+class CountTrainer(snt.Module):
+  """Adam on the cross-entropy of a count classifier's answers."""
+
+  def __init__(self, classifier: CountClassifier, learning_rate: float,
+               jit_compile: bool = True):
+    """Constructs the trainer.
+
+    Args:
+      classifier: the network trained.
+      learning_rate: Adam's step size.
+      jit_compile: compile the step with XLA.
+    """
+    super().__init__(name="count_trainer")
+    self.classifier = classifier
+    self.optimizer = snt.optimizers.Adam(learning_rate)
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self._compiled_step = tf.function(self._update, jit_compile=jit_compile,
+                                      autograph=False)
+
+  def _update(self, images: tf.Tensor,
+              counts: tf.Tensor) -> dict[str, tf.Tensor]:
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          counts, self.classifier(images)))
+    variables = self.classifier.trainable_variables
+    self.optimizer.apply(tape.gradient(loss, variables), variables)
+    self.step.assign_add(1)
+    return {"cross_entropy": loss}
+
+  def train_step(self, images: tf.Tensor,
+                 counts: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One update on `[B, H, W]` images and their `[B]` int32 counts;
+    returns the batch's mean cross-entropy."""
+    return self._compiled_step(images, counts)
+
+  def checkpoint(self) -> tf.train.Checkpoint:
+    """The classifier, the optimiser and the step."""
+    return tf.train.Checkpoint(classifier=self.classifier,
+                               optimizer=self.optimizer, step=self.step)
+
+
+def train_count_classifier(
+    logdir: str, classifier_config: CountClassifierConfig,
+    data_config: datasets.DataConfig, num_steps: int, batch_size: int,
+    learning_rate: float, seed: int, num_train_images: int,
+    checkpoint_every: int, jit_compile: bool = True,
+    report: Callable[[str], None] = print) -> CountClassifier:
+  """Trains (or resumes) the count classifier of the run in `logdir` on the
+  training scenes of `data_config` (the scenes AIR trains on with it).
+
+  Args:
+    logdir: the run's folder: the classifier's and the scenes'
+      configurations, checkpoints.
+    classifier_config: the network.
+    data_config: the scenes (multi_mnist, omniglot or sprites).
+    num_steps: updates in all.
+    batch_size: images per update.
+    learning_rate: Adam's step size.
+    seed: initial weights and the order of the batches.
+    num_train_images: training scenes.
+    checkpoint_every: steps between checkpoints and progress lines.
+    jit_compile: compile the step with XLA.
+    report: where progress lines go.
+
+  Returns:
+    The trained classifier.
+
+  Raises:
+    ValueError: the logdir holds another run, the scenes are table-top
+      scenes, or they hold more objects than the classifier counts.
+  """
+  _check_countable(classifier_config, data_config)
+  logdir_lib.ensure_config(logdir, classifier_config)
+  logdir_lib.ensure_config(logdir, data_config)
+  scenes, _ = datasets.make_scenes(data_config, num_train_images, 0,
+                                   _CANVAS_SIDE)
+  tf.random.set_seed(seed)
+  trainer = CountTrainer(CountClassifier(classifier_config), learning_rate,
+                         jit_compile)
+  images, counts = scenes.float_images(), scenes.counts.astype(np.int32)
+  _run_updates(
+      trainer, logdir, len(scenes),
+      lambda indices: trainer.train_step(tf.constant(images[indices]),
+                                         tf.constant(counts[indices])),
+      num_steps, batch_size, seed, checkpoint_every, report)
+  return trainer.classifier
+
+
+# The 2D datasets draw scenes on AIR's canvas.
+_CANVAS_SIDE = AIRConfig().canvas_size[0]
+
+
+def _check_countable(classifier_config: CountClassifierConfig,
+                     data_config: datasets.DataConfig) -> None:
+  if data_config.dataset == "tabletop":
+    raise ValueError("The count classifier reads 2D scenes; the tabletop "
+                     "dataset's supervised network is `train`'s.")
+  largest = max(data_config.counts + data_config.test_counts)
+  if largest > classifier_config.max_count:
+    raise ValueError(f"The scenes hold up to {largest} objects; the "
+                     f"classifier counts up to {classifier_config.max_count} "
+                     f"(--max_count).")
+
+
+def count_held_out(classifier: CountClassifier,
+                   data_config: datasets.DataConfig, num_images: int,
+                   air_counter: Callable[[np.ndarray], np.ndarray] | None = None,
+                   report: Callable[[str], None] = print) -> dict:
+  """Counts the held-out scenes that `experiments/evaluate.py` scores AIR
+  on: `datasets.final_evaluation_config`'s, and the size bands and Pyro's
+  layout of `datasets.held_out_variants`.
+
+  Args:
+    classifier: the trained classifier.
+    data_config: the scenes it was trained on.
+    num_images: held-out scenes of each set.
+    air_counter: an AIR model's count of `[K, H, W]` images (e.g. of a run
+      trained on the same scenes): its accuracy and its agreement with the
+      classifier, scene by scene, are reported too.
+    report: where each set's figures are printed.
+
+  Returns:
+    {set name: {"count_accuracy", "confusion"[, "air_count_accuracy",
+    "agreement"]}}; the default held-out scenes are "held_out".
+  """
+  _check_countable(classifier.config, data_config)
+  sets = {"held_out": datasets.final_evaluation_config(data_config)}
+  sets.update(datasets.held_out_variants(sets["held_out"]))
+  figures = {}
+  for name, set_config in sets.items():
+    _, held_out = datasets.make_scenes(set_config, 0, num_images,
+                                       _CANVAS_SIDE)
+    images = held_out.float_images()
+    counted = classifier.counts(images)
+    figures[name] = {
+        "count_accuracy": float(np.mean(counted == held_out.counts)),
+        "confusion": metrics.confusion_matrix(
+            held_out.counts, counted, classifier.config.max_count).tolist()}
+    if air_counter is not None:
+      air_counted = air_counter(images)
+      figures[name]["air_count_accuracy"] = float(
+          np.mean(air_counted == held_out.counts))
+      figures[name]["agreement"] = agreement(
+          held_out.counts, counted, air_counted)
+    report(f"{name}: " + "; ".join(f"{key} {value}"
+                                   for key, value in figures[name].items()))
+  return figures
