@@ -46,9 +46,6 @@ class AIRConfig(JsonConfig):
       and in 2 of 4 seeds it never came back (docs/RESULTS.md, issue 13);
       with it, every step reads what is left, and the weights that taught
       step 1 to find a digit find the next one.
-    dair_reads_image: with DAIR, each step reads the image beside the
-      residual, so that it can tell a digit left over from the strokes an
-      imperfect drawing of a found one leaves beside it.
     likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
     likelihood_std: pixel standard deviation of the normal likelihood
       (where the canvas is ink, with `likelihood_background_std`).
@@ -101,7 +98,6 @@ class AIRConfig(JsonConfig):
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
-  dair_reads_image: bool = False
   likelihood: str = "normal"
   likelihood_std: float = 0.3
   likelihood_background_std: Optional[float] = None

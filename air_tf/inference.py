@@ -191,8 +191,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float, dair_reads_image: bool = False,
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -212,8 +211,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      dair_reads_image: with DAIR, each step reads the image beside the
-        residual.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -222,7 +219,6 @@ class InferenceNetwork(snt.Module):
     self._z_what_size = z_what_size
     self._window_size = window_size
     self._dair = dair
-    self._dair_reads_image = dair_reads_image
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._image_encoder = image_encoder(image_encoder_hidden)
@@ -327,10 +323,7 @@ class InferenceNetwork(snt.Module):
     def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior,
              objects):
       if self._dair:
-        read = snt.flatten(images - canvas)
-        if self._dair_reads_image:
-          read = tf.concat([read, snt.flatten(images)], axis=1)
-        gates = self._lstm.project_context(self._image_encoder(read),
+        gates = self._lstm.project_context(self._embed(images - canvas),
                                            latents_size)
       else:
         gates = image_gates
