@@ -157,21 +157,24 @@ def _train_with_early_stopping(network, inputs, targets, validation_inputs,
 
 def _validation_score(network, inputs, targets) -> tuple[float, float]:
   """(accuracy, -mean cross-entropy): higher is better."""
-  logits = _batched_logits(network, inputs)
+  logits = batched_logits(network, inputs)
   accuracy = float(np.mean(np.argmax(logits, axis=1) == targets))
   loss = float(tf.reduce_mean(
       tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)))
   return accuracy, -loss
 
 
-def _batched_logits(network, inputs, batch_size=500):
+def batched_logits(network: snt.Module, inputs: np.ndarray,
+                   batch_size: int = 500) -> np.ndarray:
+  """`[K, C]` logits of a classifier on `[K, ...]` inputs, a batch at a
+  time."""
   return np.concatenate([network(tf.constant(inputs[start:start + batch_size]))
                          .numpy() for start in range(0, len(inputs),
                                                      batch_size)])
 
 
 def _accuracy(network, inputs, targets) -> float:
-  return float(np.mean(np.argmax(_batched_logits(network, inputs), axis=1)
+  return float(np.mean(np.argmax(batched_logits(network, inputs), axis=1)
                        == targets))
 
 

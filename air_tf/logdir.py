@@ -2,9 +2,6 @@
 
     config.json      the model (`AIRConfig`)
     data.json        the scenes (`datasets.DataConfig`)
-    count_classifier.json   a count classifier's architecture (a run of
-                     `experiments/count_classifier.py`, in place of
-                     config.json)
     train.json       how it is trained (`training.TrainConfig`)
     launches.jsonl   one line per launch of the training: when, from which
                      step, the code version (git commit, air_tf version) and
@@ -28,7 +25,6 @@ import tensorflow as tf
 import air_tf
 from air_tf import files
 from air_tf.config import AIRConfig
-from air_tf.count_classifier import CountClassifierConfig
 from air_tf.datasets import DataConfig
 from air_tf import models
 from air_tf.tabletop_air import TabletopConfig
@@ -42,15 +38,12 @@ LAUNCHES_FILE = "launches.jsonl"
 EVAL_RECORDS_FILE = "eval.jsonl"
 CHECKPOINT_FOLDER = "checkpoints"
 TABLETOP_CONFIG_FILE = "tabletop_config.json"
-COUNT_CLASSIFIER_CONFIG_FILE = "count_classifier.json"
 _FILES = {AIRConfig: CONFIG_FILE, TabletopConfig: TABLETOP_CONFIG_FILE,
-          DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE,
-          CountClassifierConfig: COUNT_CLASSIFIER_CONFIG_FILE}
+          DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE}
 _WHAT = {AIRConfig: "model", TabletopConfig: "model", DataConfig: "dataset",
-         TrainConfig: "training configuration",
-         CountClassifierConfig: "count classifier"}
+         TrainConfig: "training configuration"}
 RunConfig = TypeVar("RunConfig", AIRConfig, TabletopConfig, DataConfig,
-                    TrainConfig, CountClassifierConfig)
+                    TrainConfig)
 
 
 def config_differences(recorded: RunConfig, asked: RunConfig) -> list[str]:
@@ -68,8 +61,8 @@ def ensure_config(logdir: str, config: RunConfig,
 
   Args:
     logdir: the run's folder (created if needed).
-    config: an `AIRConfig`, `TabletopConfig`, `DataConfig`, `TrainConfig`
-      or `CountClassifierConfig`.
+    config: an `AIRConfig`, `TabletopConfig`, `DataConfig` or
+      `TrainConfig`.
     replace: record `config` even if the run recorded another one.
 
   Raises:

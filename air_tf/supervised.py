@@ -17,12 +17,17 @@ error, so near the seam it teaches the middle. AIR, which explains the
 picture through the renderer, has no such average to learn. The trained
 network is a `TabletopAIR` like any other: `metrics.Evaluator` scores it.
 
-The count classifier (`count_classifier.CountClassifier`) is taught the
-counts of the scenes AIR trains on and counts the held-out scenes that
-`experiments/evaluate.py` scores AIR on.
+The count classifier, the downstream tasks' CNN on pixels
+(`downstream.PixelCNN`), is taught the counts of the scenes AIR trains on
+and counts the held-out scenes that `experiments/evaluate.py` scores AIR
+on. AIR is never told how many objects a scene holds: where it miscounts
+a scene the classifier reads right, AIR's learning is at fault; where both
+miscount, the picture itself is hard to read. The classifier's accuracy
+is a lower bound on what can be counted (a better reader may exist): it
+shows that a target is within reach, not that it is out of it.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 import sonnet as snt
@@ -36,10 +41,8 @@ from air_tf import models
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf import training
+from air_tf import downstream
 from air_tf.config import AIRConfig
-from air_tf.count_classifier import CountClassifier
-from air_tf.count_classifier import CountClassifierConfig
-from air_tf.count_classifier import agreement
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 
@@ -220,12 +223,12 @@ def _run_updates(trainer: snt.Module, logdir: str,
 class CountTrainer(snt.Module):
   """Adam on the cross-entropy of a count classifier's answers."""
 
-  def __init__(self, classifier: CountClassifier, learning_rate: float,
-               jit_compile: bool = True):
+  def __init__(self, classifier: downstream.PixelCNN,
+               learning_rate: float, jit_compile: bool = True):
     """Constructs the trainer.
 
     Args:
-      classifier: the network trained.
+      classifier: the network trained: logits of 0, 1, ... objects.
       learning_rate: Adam's step size.
       jit_compile: compile the step with XLA.
     """
@@ -258,19 +261,35 @@ class CountTrainer(snt.Module):
                                optimizer=self.optimizer, step=self.step)
 
 
+# The 2D datasets draw scenes on AIR's canvas.
+_CANVAS_SIDE = AIRConfig().canvas_size[0]
+
+
+def count_classifier(
+    data_config: datasets.DataConfig) -> downstream.PixelCNN:
+  """A fresh count classifier of `data_config`'s scenes: logits of 0 up to
+  their most objects.
+
+  Raises:
+    ValueError: the scenes are table-top scenes.
+  """
+  if data_config.dataset == "tabletop":
+    raise ValueError("The count classifier reads 2D scenes; the tabletop "
+                     "dataset's supervised network is `train`'s.")
+  largest = max(data_config.counts + data_config.test_counts)
+  return downstream.PixelCNN(largest + 1, name="count_classifier")
+
+
 def train_count_classifier(
-    logdir: str, classifier_config: CountClassifierConfig,
-    data_config: datasets.DataConfig, num_steps: int, batch_size: int,
-    learning_rate: float, seed: int, num_train_images: int,
+    logdir: str, data_config: datasets.DataConfig, num_steps: int,
+    batch_size: int, learning_rate: float, seed: int, num_train_images: int,
     checkpoint_every: int, jit_compile: bool = True,
-    report: Callable[[str], None] = print) -> CountClassifier:
+    report: Callable[[str], None] = print) -> downstream.PixelCNN:
   """Trains (or resumes) the count classifier of the run in `logdir` on the
   training scenes of `data_config` (the scenes AIR trains on with it).
 
   Args:
-    logdir: the run's folder: the classifier's and the scenes'
-      configurations, checkpoints.
-    classifier_config: the network.
+    logdir: the run's folder: the scenes' configuration, checkpoints.
     data_config: the scenes (multi_mnist, omniglot or sprites).
     num_steps: updates in all.
     batch_size: images per update.
@@ -285,82 +304,78 @@ def train_count_classifier(
     The trained classifier.
 
   Raises:
-    ValueError: the logdir holds another run, the scenes are table-top
-      scenes, or they hold more objects than the classifier counts.
+    ValueError: the logdir holds another run, or the scenes are table-top
+      scenes.
   """
-  _check_countable(classifier_config, data_config)
-  logdir_lib.ensure_config(logdir, classifier_config)
+  tf.random.set_seed(seed)
+  classifier = count_classifier(data_config)
   logdir_lib.ensure_config(logdir, data_config)
   scenes, _ = datasets.make_scenes(data_config, num_train_images, 0,
                                    _CANVAS_SIDE)
-  tf.random.set_seed(seed)
-  trainer = CountTrainer(CountClassifier(classifier_config), learning_rate,
-                         jit_compile)
+  trainer = CountTrainer(classifier, learning_rate, jit_compile)
   images, counts = scenes.float_images(), scenes.counts.astype(np.int32)
   _run_updates(
       trainer, logdir, len(scenes),
       lambda indices: trainer.train_step(tf.constant(images[indices]),
                                          tf.constant(counts[indices])),
       num_steps, batch_size, seed, checkpoint_every, report)
-  return trainer.classifier
+  return classifier
 
 
-# The 2D datasets draw scenes on AIR's canvas.
-_CANVAS_SIDE = AIRConfig().canvas_size[0]
+def agreement(true_counts: np.ndarray, classifier_counts: np.ndarray,
+              air_counts: np.ndarray) -> dict[str, int]:
+  """How many of `[K]` scenes both, only one, or neither counts right."""
+  classifier_right = classifier_counts == true_counts
+  air_right = air_counts == true_counts
+  return {
+      "both_right": int(np.sum(classifier_right & air_right)),
+      "only_classifier_right": int(np.sum(classifier_right & ~air_right)),
+      "only_air_right": int(np.sum(~classifier_right & air_right)),
+      "both_wrong": int(np.sum(~classifier_right & ~air_right)),
+  }
 
 
-def _check_countable(classifier_config: CountClassifierConfig,
-                     data_config: datasets.DataConfig) -> None:
-  if data_config.dataset == "tabletop":
-    raise ValueError("The count classifier reads 2D scenes; the tabletop "
-                     "dataset's supervised network is `train`'s.")
-  largest = max(data_config.counts + data_config.test_counts)
-  if largest > classifier_config.max_count:
-    raise ValueError(f"The scenes hold up to {largest} objects; the "
-                     f"classifier counts up to {classifier_config.max_count} "
-                     f"(--max_count).")
-
-
-def count_held_out(classifier: CountClassifier,
+def count_held_out(classifier: downstream.PixelCNN,
                    data_config: datasets.DataConfig, num_images: int,
-                   air_counter: Callable[[np.ndarray], np.ndarray] | None = None,
+                   air_counter: Optional[Callable[[np.ndarray],
+                                                  np.ndarray]] = None,
                    report: Callable[[str], None] = print) -> dict:
   """Counts the held-out scenes that `experiments/evaluate.py` scores AIR
   on: `datasets.final_evaluation_config`'s, and the size bands and Pyro's
   layout of `datasets.held_out_variants`.
 
   Args:
-    classifier: the trained classifier.
+    classifier: the trained classifier of `data_config`'s scenes.
     data_config: the scenes it was trained on.
     num_images: held-out scenes of each set.
     air_counter: an AIR model's count of `[K, H, W]` images (e.g. of a run
-      trained on the same scenes): its accuracy and its agreement with the
-      classifier, scene by scene, are reported too.
+      trained on the same scenes): its accuracy and its `agreement` with
+      the classifier, scene by scene, are reported too.
     report: where each set's figures are printed.
 
   Returns:
     {set name: {"count_accuracy", "confusion"[, "air_count_accuracy",
     "agreement"]}}; the default held-out scenes are "held_out".
   """
-  _check_countable(classifier.config, data_config)
   sets = {"held_out": datasets.final_evaluation_config(data_config)}
   sets.update(datasets.held_out_variants(sets["held_out"]))
+  largest = max(data_config.counts + data_config.test_counts)
   figures = {}
   for name, set_config in sets.items():
     _, held_out = datasets.make_scenes(set_config, 0, num_images,
                                        _CANVAS_SIDE)
     images = held_out.float_images()
-    counted = classifier.counts(images)
+    counted = np.argmax(downstream.batched_logits(classifier, images), -1)
     figures[name] = {
         "count_accuracy": float(np.mean(counted == held_out.counts)),
-        "confusion": metrics.confusion_matrix(
-            held_out.counts, counted, classifier.config.max_count).tolist()}
+        "confusion": metrics.confusion_matrix(held_out.counts, counted,
+                                              largest).tolist()}
     if air_counter is not None:
       air_counted = air_counter(images)
       figures[name]["air_count_accuracy"] = float(
           np.mean(air_counted == held_out.counts))
-      figures[name]["agreement"] = agreement(
-          held_out.counts, counted, air_counted)
+      figures[name]["agreement"] = agreement(held_out.counts, counted,
+                                             air_counted)
     report(f"{name}: " + "; ".join(f"{key} {value}"
                                    for key, value in figures[name].items()))
   return figures

@@ -1,6 +1,7 @@
 r"""Trains a count classifier on the scenes AIR trains on and counts the
 held-out scenes AIR is scored on: how well counts can be read from these
-pictures when they are taught (`air_tf.count_classifier`).
+pictures when they are taught (`air_tf.supervised`; the network is the
+downstream tasks' CNN on pixels).
 
     python experiments/count_classifier.py --logdir=runs/count_classifier
     python experiments/count_classifier.py --logdir=runs/count_classifier \
@@ -23,7 +24,6 @@ from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import scenes
 from air_tf import supervised
-from air_tf.count_classifier import CountClassifierConfig
 
 flags.DEFINE_string("logdir", "runs/count_classifier", "Checkpoints and "
                     "the run's configurations go here; an existing run is "
@@ -44,7 +44,6 @@ flags.DEFINE_integer("num_images", 10000, "Held-out scenes of each set.",
 flags.DEFINE_string("air_logdir", None, "An AIR run (experiments/train.py) "
                     "that counts the same held-out scenes.")
 flags.DEFINE_string("json", None, "Also writes the figures to this file.")
-config_flags.define_flags(CountClassifierConfig)
 config_flags.define_flags(datasets.DataConfig,
                           {"dataset": datasets.DATASETS,
                            "layout": scenes.LAYOUTS})
@@ -70,10 +69,9 @@ def main(argv):
     air_counter = (_air_counter(FLAGS.air_logdir) if FLAGS.air_logdir
                    else None)
     classifier = supervised.train_count_classifier(
-        FLAGS.logdir, config_flags.from_flags(CountClassifierConfig),
-        data_config, FLAGS.num_steps, FLAGS.batch_size, FLAGS.learning_rate,
-        FLAGS.seed, FLAGS.num_train_images, FLAGS.checkpoint_every,
-        FLAGS.jit_compile, report=report)
+        FLAGS.logdir, data_config, FLAGS.num_steps, FLAGS.batch_size,
+        FLAGS.learning_rate, FLAGS.seed, FLAGS.num_train_images,
+        FLAGS.checkpoint_every, FLAGS.jit_compile, report=report)
     figures = supervised.count_held_out(classifier, data_config,
                                         FLAGS.num_images, air_counter,
                                         report=report)

@@ -12,7 +12,6 @@ from air_tf import logdir as logdir_lib
 from air_tf import supervised
 from air_tf import shapes
 from air_tf import tabletop
-from air_tf.count_classifier import CountClassifier, CountClassifierConfig
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
 _CONFIG = TabletopConfig(image_size=24, lstm_size=16,
@@ -93,14 +92,13 @@ def test_angles_that_look_the_same_are_the_same_label(scenes):
       rtol=1e-4)
 
 
-_COUNT_CONFIG = CountClassifierConfig(max_count=3, channels=(4, 8),
-                                      hidden_size=16)
+
 _SPRITES = datasets.DataConfig(dataset="sprites", data_seed=2)
 
 
 def _train_count_classifier(logdir, steps):
   return supervised.train_count_classifier(
-      str(logdir), _COUNT_CONFIG, _SPRITES, num_steps=steps, batch_size=8,
+      str(logdir), _SPRITES, num_steps=steps, batch_size=8,
       learning_rate=3e-3, seed=0, num_train_images=32, checkpoint_every=2,
       jit_compile=False, report=lambda line: None)
 
@@ -108,8 +106,8 @@ def _train_count_classifier(logdir, steps):
 def test_count_training_lowers_the_cross_entropy():
   scenes, _ = datasets.make_scenes(_SPRITES, 32, 0, 50)
   tf.random.set_seed(0)
-  trainer = supervised.CountTrainer(CountClassifier(_COUNT_CONFIG), 3e-3,
-                                    jit_compile=False)
+  trainer = supervised.CountTrainer(supervised.count_classifier(_SPRITES),
+                                    3e-3, jit_compile=False)
   images = tf.constant(scenes.float_images())
   counts = tf.constant(scenes.counts, tf.int32)
   before = float(trainer.train_step(images, counts)["cross_entropy"])
@@ -118,33 +116,37 @@ def test_count_training_lowers_the_cross_entropy():
   assert after < 0.5 * before, (before, after)
 
 
+def test_the_classifier_answers_every_count_of_the_scenes():
+  logits = supervised.count_classifier(_SPRITES)(tf.zeros([2, 50, 50]))
+  assert logits.shape == (2, 1 + max(_SPRITES.counts))
+  with pytest.raises(ValueError, match="reads 2D scenes"):
+    supervised.count_classifier(_DATA)
+
+
 def test_a_resumed_count_classifier_equals_an_uninterrupted_one(tmp_path):
   straight = _train_count_classifier(tmp_path / "straight", 4)
   _train_count_classifier(tmp_path / "resumed", 2)
   resumed = _train_count_classifier(tmp_path / "resumed", 4)
   for a, b in zip(straight.variables, resumed.variables):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-  with pytest.raises(ValueError, match="holds a different count classifier"):
+  with pytest.raises(ValueError, match="holds a different dataset"):
     supervised.train_count_classifier(
-        str(tmp_path / "straight"),
-        CountClassifierConfig(max_count=3, channels=(4,), hidden_size=16),
-        _SPRITES, 4, 8, 3e-3, 0, 32, 2, jit_compile=False)
+        str(tmp_path / "straight"), datasets.DataConfig(dataset="sprites"),
+        4, 8, 3e-3, 0, 32, 2, jit_compile=False)
 
 
-@pytest.mark.parametrize("data_config, message", [
-    (_DATA, "reads 2D scenes"),
-    (datasets.DataConfig(counts=(0, 5)), "up to 5 objects"),
-])
-def test_scenes_the_classifier_cannot_count_are_refused(data_config,
-                                                        message):
-  with pytest.raises(ValueError, match=message):
-    supervised.count_held_out(CountClassifier(_COUNT_CONFIG), data_config,
-                              4)
+def test_agreement_sorts_every_scene_into_one_cell():
+  truth = np.array([0, 1, 2, 2, 1, 0])
+  classifier = np.array([0, 1, 1, 2, 2, 0])
+  air = np.array([0, 2, 1, 2, 1, 1])
+  assert supervised.agreement(truth, classifier, air) == {
+      "both_right": 2, "only_classifier_right": 2, "only_air_right": 1,
+      "both_wrong": 1}
 
 
 def test_held_out_counts_are_scored_on_every_set_of_evaluate():
   data_config = datasets.DataConfig(data_seed=1)
-  classifier = CountClassifier(_COUNT_CONFIG)
+  classifier = supervised.count_classifier(data_config)
   figures = supervised.count_held_out(
       classifier, data_config, 12,
       air_counter=lambda images: np.ones(len(images), np.int64),
@@ -153,7 +155,7 @@ def test_held_out_counts_are_scored_on_every_set_of_evaluate():
       data_config)}
   _, held_out = datasets.make_scenes(
       datasets.final_evaluation_config(data_config), 0, 12, 50)
-  counted = classifier.counts(held_out.float_images())
+  counted = np.argmax(classifier(tf.constant(held_out.float_images())), -1)
   figure = figures["held_out"]
   assert figure["count_accuracy"] == np.mean(counted == held_out.counts)
   assert np.trace(figure["confusion"]) == np.sum(counted == held_out.counts)
