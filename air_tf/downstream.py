@@ -76,7 +76,8 @@ def air_features(z_pres: np.ndarray, z_where: np.ndarray,
 
 
 class PixelCNN(snt.Module):
-  """The supervised baseline: a small CNN on `[B, H, W]` images."""
+  """A small CNN on `[B, H, W]` images: the downstream tasks' supervised
+  baseline, and the count classifier (`supervised.count_classifier`)."""
 
   def __init__(self, num_outputs: int, name: str = "pixel_cnn"):
     super().__init__(name=name)
