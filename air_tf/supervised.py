@@ -195,15 +195,14 @@ def train(logdir: str, model_config: TabletopConfig,
       num_steps, batch_size, seed, checkpoint_every, report)
 
 
-def _run_updates(trainer: snt.Module, logdir: str,
-                 num_examples: int,
+def _run_updates(trainer: snt.Module, logdir: str, num_examples: int,
                  update: Callable[[np.ndarray], dict[str, tf.Tensor]],
                  num_steps: int, batch_size: int, seed: int,
                  checkpoint_every: int, report: Callable[[str], None]) -> None:
   """Resumes `trainer` (with a `step` and a `checkpoint()`) from the
-  logdir's latest checkpoint and calls
-  `update` on the indices of each batch up to `num_steps`, checkpointing
-  and reporting its losses every `checkpoint_every` steps."""
+  logdir's latest checkpoint, then calls `update` on the indices of each
+  batch up to `num_steps`, checkpointing and reporting its losses every
+  `checkpoint_every` steps."""
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), logdir)
   resume_from = logdir_lib.latest_checkpoint(logdir)
   if resume_from:
