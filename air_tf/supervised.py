@@ -27,7 +27,7 @@ is a lower bound on what can be counted (a better reader may exist): it
 shows that a target is within reach, not that it is out of it.
 """
 
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 import sonnet as snt
@@ -35,13 +35,13 @@ import tensorflow as tf
 
 from air_tf import batches
 from air_tf import datasets
+from air_tf import downstream
 from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import models
 from air_tf import shapes
 from air_tf import tabletop
 from air_tf import training
-from air_tf import downstream
 from air_tf.config import AIRConfig
 from air_tf.tabletop_air import TabletopAIR, TabletopConfig
 
@@ -110,45 +110,62 @@ def supervised_loss(model: TabletopAIR, images: tf.Tensor,
 
 
 class SupervisedTrainer(snt.Module):
-  """Adam on `supervised_loss` for the inference network of a model."""
+  """Adam on a supervised loss of a network's weights."""
 
-  def __init__(self, model: TabletopAIR, learning_rate: float,
+  def __init__(self, network: snt.Module,
+               loss: Callable[[tf.Tensor, Any], dict[str, tf.Tensor]],
+               variables: Sequence[tf.Variable], learning_rate: float,
                jit_compile: bool = True):
-    """Constructs the trainer.
+    """Constructs the trainer; `tabletop_trainer` and `count_trainer` make
+    the two of this module.
 
     Args:
-      model: its inference network is trained (nothing else has weights).
+      network: what is checkpointed as the model.
+      loss: (images, targets) -> losses, their sum "loss" minimised.
+      variables: the network's weights that are trained, all built: Adam's
+        slots are made now, so the step is traced once.
       learning_rate: Adam's step size.
       jit_compile: compile the step with XLA.
     """
     super().__init__(name="supervised_trainer")
-    self.model = model
-    model.build()  # The baseline too, untrained: a checkpoint like AIR's.
+    self.model = network
+    self._loss = loss
+    self._variables = tuple(variables)
     self.optimizer = snt.optimizers.Adam(learning_rate)
-    training.make_slots(self.optimizer, model.model_variables)
+    training.make_slots(self.optimizer, self._variables)
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     self._compiled_step = tf.function(self._update, jit_compile=jit_compile,
                                       autograph=False)
 
-  def _update(self, images: tf.Tensor,
-              targets: Labels) -> dict[str, tf.Tensor]:
-    variables = self.model.model_variables
+  def _update(self, images: tf.Tensor, targets: Any) -> dict[str, tf.Tensor]:
     with tf.GradientTape() as tape:
-      losses = supervised_loss(self.model, images, targets)
-    self.optimizer.apply(tape.gradient(losses["loss"], variables), variables)
+      losses = self._loss(images, targets)
+    self.optimizer.apply(tape.gradient(losses["loss"], self._variables),
+                         self._variables)
     self.step.assign_add(1)
     return losses
 
   def train_step(self, images: tf.Tensor,
-                 targets: Labels) -> dict[str, tf.Tensor]:
-    """One update on `[B, H, W, 3]` images; returns the losses."""
+                 targets: Any) -> dict[str, tf.Tensor]:
+    """One update on a batch of images and their targets; returns the
+    losses."""
     return self._compiled_step(images, targets)
 
   def checkpoint(self) -> tf.train.Checkpoint:
-    """The model (read as AIR's by `logdir.restore_model`), the optimiser
-    and the step."""
+    """The network (a table-top model is read as AIR's by
+    `logdir.restore_model`), the optimiser and the step."""
     return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                step=self.step)
+
+
+def tabletop_trainer(model: TabletopAIR, learning_rate: float,
+                     jit_compile: bool = True) -> SupervisedTrainer:
+  """Trains the inference network of `model` on `supervised_loss` of
+  `[B, H, W, 3]` images and their `Labels` (nothing else has weights)."""
+  model.build()  # The baseline too, untrained: a checkpoint like AIR's.
+  return SupervisedTrainer(
+      model, lambda images, targets: supervised_loss(model, images, targets),
+      model.model_variables, learning_rate, jit_compile)
 
 
 def train(logdir: str, model_config: TabletopConfig,
@@ -185,24 +202,20 @@ def train(logdir: str, model_config: TabletopConfig,
   scenes, _ = datasets.make_scenes(data_config, num_train_images, 0,
                                    model_config.image_size)
   tf.random.set_seed(seed)
-  trainer = SupervisedTrainer(TabletopAIR(model_config), learning_rate,
-                              jit_compile)
-  images = scenes.float_images()
-  _run_updates(
-      trainer, logdir, len(scenes),
-      lambda indices: trainer.train_step(tf.constant(images[indices]),
-                                         labels(scenes, indices)),
-      num_steps, batch_size, seed, checkpoint_every, report)
+  trainer = tabletop_trainer(TabletopAIR(model_config), learning_rate,
+                             jit_compile)
+  _run_updates(trainer, logdir, scenes.float_images(),
+               lambda indices: labels(scenes, indices), num_steps,
+               batch_size, seed, checkpoint_every, report)
 
 
-def _run_updates(trainer: snt.Module, logdir: str, num_examples: int,
-                 update: Callable[[np.ndarray], dict[str, tf.Tensor]],
-                 num_steps: int, batch_size: int, seed: int,
-                 checkpoint_every: int, report: Callable[[str], None]) -> None:
-  """Resumes `trainer` (with a `step` and a `checkpoint()`) from the
-  logdir's latest checkpoint, then calls `update` on the indices of each
-  batch up to `num_steps`, checkpointing and reporting its losses every
-  `checkpoint_every` steps."""
+def _run_updates(trainer: SupervisedTrainer, logdir: str, images: np.ndarray,
+                 targets_of: Callable[[np.ndarray], Any], num_steps: int,
+                 batch_size: int, seed: int, checkpoint_every: int,
+                 report: Callable[[str], None]) -> None:
+  """Resumes `trainer` from the logdir's latest checkpoint, then trains it
+  on batches of `images` and `targets_of` their indices up to `num_steps`,
+  checkpointing and reporting its losses every `checkpoint_every` steps."""
   manager = logdir_lib.checkpoint_manager(trainer.checkpoint(), logdir)
   resume_from = logdir_lib.latest_checkpoint(logdir)
   if resume_from:
@@ -210,64 +223,28 @@ def _run_updates(trainer: snt.Module, logdir: str, num_examples: int,
   start = int(trainer.step)
   logdir_lib.record_launch(logdir, start)
   for step, indices in zip(range(start + 1, num_steps + 1),
-                           batches.batch_indices(num_examples, batch_size,
+                           batches.batch_indices(len(images), batch_size,
                                                  seed, start)):
-    losses = update(indices)
+    losses = trainer.train_step(tf.constant(images[indices]),
+                                targets_of(indices))
     if step % checkpoint_every == 0 or step == num_steps:
       manager.save(checkpoint_number=step)
       report(f"step {step:>7d}/{num_steps}  " + "  ".join(
           f"{name} {float(value):.4f}" for name, value in losses.items()))
 
 
-class CountTrainer(snt.Module):
-  """Adam on the cross-entropy of a count classifier's answers."""
-
-  def __init__(self, classifier: downstream.PixelCNN,
-               learning_rate: float, jit_compile: bool = True):
-    """Constructs the trainer.
-
-    Args:
-      classifier: the network trained: logits of 0, 1, ... objects.
-      learning_rate: Adam's step size.
-      jit_compile: compile the step with XLA.
-    """
-    super().__init__(name="count_trainer")
-    self.classifier = classifier
-    self.optimizer = snt.optimizers.Adam(learning_rate)
-    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    self._compiled_step = tf.function(self._update, jit_compile=jit_compile,
-                                      autograph=False)
-
-  def _update(self, images: tf.Tensor,
-              counts: tf.Tensor) -> dict[str, tf.Tensor]:
-    with tf.GradientTape() as tape:
-      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-          counts, self.classifier(images)))
-    variables = self.classifier.trainable_variables
-    self.optimizer.apply(tape.gradient(loss, variables), variables)
-    self.step.assign_add(1)
-    return {"cross_entropy": loss}
-
-  def train_step(self, images: tf.Tensor,
-                 counts: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One update on `[B, H, W]` images and their `[B]` int32 counts;
-    returns the batch's mean cross-entropy."""
-    return self._compiled_step(images, counts)
-
-  def checkpoint(self) -> tf.train.Checkpoint:
-    """The classifier, the optimiser and the step."""
-    return tf.train.Checkpoint(classifier=self.classifier,
-                               optimizer=self.optimizer, step=self.step)
-
-
 # The 2D datasets draw scenes on AIR's canvas.
 _CANVAS_SIDE = AIRConfig().canvas_size[0]
 
 
+def _largest_count(data_config: datasets.DataConfig) -> int:
+  return max(data_config.counts + data_config.test_counts)
+
+
 def count_classifier(
     data_config: datasets.DataConfig) -> downstream.PixelCNN:
-  """A fresh count classifier of `data_config`'s scenes: logits of 0 up to
-  their most objects.
+  """A fresh count classifier of `data_config`'s scenes, built: logits of 0
+  up to their most objects.
 
   Raises:
     ValueError: the scenes are table-top scenes.
@@ -275,8 +252,24 @@ def count_classifier(
   if data_config.dataset == "tabletop":
     raise ValueError("The count classifier reads 2D scenes; the tabletop "
                      "dataset's supervised network is `train`'s.")
-  largest = max(data_config.counts + data_config.test_counts)
-  return downstream.PixelCNN(largest + 1, name="count_classifier")
+  classifier = downstream.PixelCNN(_largest_count(data_config) + 1,
+                                   name="count_classifier")
+  classifier(tf.zeros([1, _CANVAS_SIDE, _CANVAS_SIDE]))
+  return classifier
+
+
+def count_trainer(classifier: downstream.PixelCNN, learning_rate: float,
+                  jit_compile: bool = True) -> SupervisedTrainer:
+  """Trains a built count classifier on the cross-entropy of `[B, H, W]`
+  images' `[B]` int32 counts."""
+
+  def loss(images, counts):
+    return {"loss": tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            counts, classifier(images)))}
+
+  return SupervisedTrainer(classifier, loss, classifier.trainable_variables,
+                           learning_rate, jit_compile)
 
 
 def train_count_classifier(
@@ -311,13 +304,11 @@ def train_count_classifier(
   logdir_lib.ensure_config(logdir, data_config)
   scenes, _ = datasets.make_scenes(data_config, num_train_images, 0,
                                    _CANVAS_SIDE)
-  trainer = CountTrainer(classifier, learning_rate, jit_compile)
-  images, counts = scenes.float_images(), scenes.counts.astype(np.int32)
-  _run_updates(
-      trainer, logdir, len(scenes),
-      lambda indices: trainer.train_step(tf.constant(images[indices]),
-                                         tf.constant(counts[indices])),
-      num_steps, batch_size, seed, checkpoint_every, report)
+  trainer = count_trainer(classifier, learning_rate, jit_compile)
+  counts = scenes.counts.astype(np.int32)
+  _run_updates(trainer, logdir, scenes.float_images(),
+               lambda indices: tf.constant(counts[indices]), num_steps,
+               batch_size, seed, checkpoint_every, report)
   return classifier
 
 
@@ -358,7 +349,6 @@ def count_held_out(classifier: downstream.PixelCNN,
   """
   sets = {"held_out": datasets.final_evaluation_config(data_config)}
   sets.update(datasets.held_out_variants(sets["held_out"]))
-  largest = max(data_config.counts + data_config.test_counts)
   figures = {}
   for name, set_config in sets.items():
     _, held_out = datasets.make_scenes(set_config, 0, num_images,
@@ -367,8 +357,8 @@ def count_held_out(classifier: downstream.PixelCNN,
     counted = np.argmax(downstream.batched_logits(classifier, images), -1)
     figures[name] = {
         "count_accuracy": float(np.mean(counted == held_out.counts)),
-        "confusion": metrics.confusion_matrix(held_out.counts, counted,
-                                              largest).tolist()}
+        "confusion": metrics.confusion_matrix(
+            held_out.counts, counted, _largest_count(data_config)).tolist()}
     if air_counter is not None:
       air_counted = air_counter(images)
       figures[name]["air_count_accuracy"] = float(
