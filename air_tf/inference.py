@@ -255,12 +255,13 @@ class InferenceNetwork(snt.Module):
                batch_part: Optional[BatchPart] = None,
                learn_presence: Optional[tf.Tensor] = None,
                draws_as_values: bool = False,
-               relaxed_temperature: Optional[tf.Tensor] = None
+               relaxed_temperature: Optional[tf.Tensor] = None,
+               given: Optional[tuple[tf.Tensor, tf.Tensor]] = None
                ) -> Posterior:
     """The `Posterior` of every step (`infer_and_draw`'s arguments)."""
     return self.infer_and_draw(images, seed, sample, presence, batch_part,
                                learn_presence, draws_as_values,
-                               relaxed_temperature)[0]
+                               relaxed_temperature, given)[0]
 
   def infer_and_draw(self, images: tf.Tensor,
                      seed: Optional[tf.Tensor] = None, sample: bool = True,
@@ -268,7 +269,8 @@ class InferenceNetwork(snt.Module):
                      batch_part: Optional[BatchPart] = None,
                      learn_presence: Optional[tf.Tensor] = None,
                      draws_as_values: bool = False,
-                     relaxed_temperature: Optional[tf.Tensor] = None
+                     relaxed_temperature: Optional[tf.Tensor] = None,
+                     given: Optional[tuple[tf.Tensor, tf.Tensor]] = None
                      ) -> tuple[Posterior, Optional[tf.Tensor]]:
     """Infers the objects of a batch of images, and returns those DAIR drew.
 
@@ -295,6 +297,10 @@ class InferenceNetwork(snt.Module):
         (`draw_relaxed_presence`): a value in [0, 1] that weighs step i's
         object wherever it is drawn or read, and passes gradient to the
         logits; every step then runs. None: 0/1 Bernoulli draws.
+      given: `[B, N, 3]` z_where and `[B, N, D]` z_what to take as each
+        step's latents instead of drawing or taking the means (teacher
+        forcing: the posterior is then q's at these latents, as the sleep
+        phase scores it, `air_tf.sleep`). None: as `sample` says.
 
     Returns:
       The `Posterior` of every step, and with DAIR each step's object as
@@ -351,6 +357,8 @@ class InferenceNetwork(snt.Module):
       if presence is not None:
         pres = tf.gather(presence, i, axis=1)
       pres = prev_pres * pres
+      if given is not None:
+        where = tf.gather(given[0], i, axis=1)
       if draws_as_values:
         where = tf.stop_gradient(where)
 
@@ -363,6 +371,8 @@ class InferenceNetwork(snt.Module):
         what = draw_normal(what_loc, what_scale, what_seed, batch_part)
       else:
         what = what_loc
+      if given is not None:
+        what = tf.gather(given[1], i, axis=1)
       if draws_as_values:
         what = tf.stop_gradient(what)
 

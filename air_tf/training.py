@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import sonnet as snt
 import tensorflow as tf
 
-from air_tf import estimator
+from air_tf import estimator, sleep
 from air_tf.config import JsonConfig
 from air_tf.inference import BatchPart
 from air_tf.model import AIR
@@ -79,6 +79,14 @@ class TrainConfig(JsonConfig):
     relaxed_temperature: the binary Concrete's temperature for the
       "relaxed" objective: lower is closer to 0/1 draws, with gradients of
       higher variance.
+    sleep_weight: weight of the sleep phase's loss (`air_tf.sleep`):
+      -log q of the count and positions of dreams, scenes the model renders
+      from objects q found in the batch, added to the ELBO's loss of the
+      inference network. 0: no sleep phase. Only with the "elbo" objective
+      and the 2D AIR.
+    sleep_start_step: the step the sleep phase starts at: before, the
+      decoder draws no digits yet, and dreams of empty windows would teach
+      q to count objects where there is no ink.
     presence_warmup_steps: for this many first steps q(z_pres) does not
       learn (its logits pass no gradient: neither REINFORCE's nor its
       KL's), so that the objects' poses and identities are learnt before
@@ -110,6 +118,8 @@ class TrainConfig(JsonConfig):
   samples_per_image: int = 4
   objective: str = "elbo"
   relaxed_temperature: float = 0.5
+  sleep_weight: float = 0.0
+  sleep_start_step: int = 1000
   presence_warmup_steps: Optional[int] = None
   seed: int = 0
   jit_compile: bool = True
@@ -131,6 +141,12 @@ class TrainConfig(JsonConfig):
       raise ValueError(f"The {self.objective} objective needs "
                        f"samples_per_image >= 2, got "
                        f"{self.samples_per_image}.")
+    if self.sleep_weight < 0:
+      raise ValueError(f"sleep_weight must be >= 0, got "
+                       f"{self.sleep_weight}.")
+    if self.sleep_weight and self.objective != "elbo":
+      raise ValueError(f"The sleep phase (sleep_weight > 0) is built for "
+                       f"the 'elbo' objective, got {self.objective!r}.")
     if self.relaxed_temperature <= 0:
       raise ValueError(f"relaxed_temperature must be > 0, got "
                        f"{self.relaxed_temperature}.")
@@ -146,7 +162,8 @@ class TrainConfig(JsonConfig):
     if self.seed < 0:
       raise ValueError(f"seed must be >= 0, got {self.seed}.")
     for name in ("z_pres_prior_anneal_steps", "learning_rate_decay_start",
-                 "learning_rate_decay_steps", "presence_warmup_steps"):
+                 "learning_rate_decay_steps", "presence_warmup_steps",
+                 "sleep_start_step"):
       if getattr(self, name) is not None and getattr(self, name) < 0:
         raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
 
@@ -215,6 +232,10 @@ class Trainer(tf.Module):
           f"The {config.objective} objective is built for the 2D AIR; "
           f"{type(model).__name__} draws discrete identities too: train it "
           f"with objective 'elbo'.")
+    if config.sleep_weight and not isinstance(model, AIR):
+      raise ValueError(
+          f"The sleep phase is built for the 2D AIR, not "
+          f"{type(model).__name__}: train it with sleep_weight=0.")
     if config.jit_compile and not model.xla_compilable:
       raise ValueError(
           "The model renders outside TensorFlow's graph (MuJoCo), which XLA "
@@ -317,13 +338,16 @@ class Trainer(tf.Module):
                      tf.cast(self.step, tf.int32)])
     learn_presence = (self.step >= self._presence_warmup_steps
                       if self._presence_warmup_steps else None)
+    sleep_weight = tf.where(self.step >= self.config.sleep_start_step,
+                            self.config.sleep_weight, 0.0)
     if self.strategy is None:
-      parts = self._gradients(images, prior_prob, seed, learn_presence, 0, 1)
+      parts = self._gradients(images, prior_prob, seed, learn_presence,
+                              sleep_weight, 0, 1)
     else:
       def replica_gradients(part):
         context = tf.distribute.get_replica_context()
         return self._compiled_gradients(
-            part, prior_prob, seed, learn_presence,
+            part, prior_prob, seed, learn_presence, sleep_weight,
             context.replica_id_in_sync_group, context.num_replicas_in_sync)
 
       def reduce(name, value):
@@ -365,7 +389,8 @@ class Trainer(tf.Module):
 
   def _gradients(self, images: tf.Tensor, prior_prob: tf.Tensor,
                  seed: tf.Tensor, learn_presence: Optional[tf.Tensor],
-                 replica: tf.Tensor, num_replicas: int) -> dict:
+                 sleep_weight: tf.Tensor, replica: tf.Tensor,
+                 num_replicas: int) -> dict:
     """Gradients and statistics of one replica's part of the batch.
 
     Args:
@@ -375,6 +400,7 @@ class Trainer(tf.Module):
       seed: `[2]` the stateless seed of the whole batch's draws.
       learn_presence: scalar bool, whether q(z_pres) learns this step
         (None: it does).
+      sleep_weight: scalar, the sleep phase's weight this step.
       replica, num_replicas: which part.
 
     Returns:
@@ -429,6 +455,12 @@ class Trainer(tf.Module):
               output.elbo, output.log_q_discrete, sampled, signals, centre,
               baseline, self.normalizer)
         logs = _sampled_logs(output)
+        if self.config.sleep_weight:
+          sleep_loss = self._sleep_loss(posterior, tf.shape(images)[0] //
+                                        samples, seed, replica)
+          losses = losses._replace(
+              model_loss=losses.model_loss + sleep_weight * sleep_loss)
+          logs["sleep_loss"] = sleep_loss
     baseline_variables = (model.baseline.trainable_variables
                           if objective == "elbo" else ())
     model_gradients = tape.gradient(losses.model_loss, model.model_variables)
@@ -448,6 +480,20 @@ class Trainer(tf.Module):
             "signal_variance": losses.signal_variance,
         },
     }
+
+
+  def _sleep_loss(self, posterior, num_dreams: tf.Tensor, seed: tf.Tensor,
+                  replica: tf.Tensor) -> tf.Tensor:
+    """The sleep phase's loss (`air_tf.sleep`): the mean over `num_dreams`
+    dreams recombined from `posterior`'s objects of -log q of their count
+    and positions. Each replica dreams from its own part of the batch."""
+    # The wake pass draws step i with `seed` folded with i < N.
+    dream_seed = tf.random.experimental.stateless_fold_in(
+        tf.random.experimental.stateless_fold_in(
+            seed, self.model.config.max_steps), replica)
+    dreams = sleep.recombine(posterior, self.model.renderer, num_dreams,
+                             dream_seed)
+    return -tf.reduce_mean(sleep.set_log_q(self.model.inference, dreams))
 
 
 def _q_pres_logs(z_pres_logits: tf.Tensor,

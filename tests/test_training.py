@@ -137,6 +137,10 @@ def test_bad_training_settings_are_rejected():
     TrainConfig(relaxed_temperature=0.0)
   with pytest.raises(ValueError, match="presence_warmup_steps must be >= 0"):
     TrainConfig(presence_warmup_steps=-1)
+  with pytest.raises(ValueError, match="sleep_weight must be >= 0"):
+    TrainConfig(sleep_weight=-1.0)
+  with pytest.raises(ValueError, match="sleep phase .* 'elbo' objective"):
+    TrainConfig(sleep_weight=1.0, objective="vimco", samples_per_image=2)
 
 
 # VIMCO needs 100 steps, the wake phase 150 (it starts slower).
@@ -191,6 +195,26 @@ def test_pathwise_objectives_raise_their_elbo_without_a_baseline(
   assert 0.0 <= float(logs["mean_count"]) <= tiny_config.max_steps
   assert not any("baseline" in variable.name
                  for variable in trainer.model.trainable_variables)
+
+
+def test_the_sleep_phase_changes_nothing_before_its_start(tiny_config):
+  images = _images()
+
+  def trained(config, steps):
+    tf.random.set_seed(0)
+    trainer = Trainer(AIR(tiny_config), config)
+    logs = [trainer.train_step(images) for _ in range(steps)]
+    return _variables(trainer), logs
+
+  plain, _ = trained(CONFIG, 3)
+  dreaming, logs = trained(
+      dataclasses.replace(CONFIG, sleep_weight=1.0, sleep_start_step=2), 3)
+  before_start, _ = trained(
+      dataclasses.replace(CONFIG, sleep_weight=1.0, sleep_start_step=3), 3)
+  for a, b in zip(plain, before_start):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  assert any(not np.allclose(a, b) for a, b in zip(plain, dreaming))
+  assert all(np.isfinite(float(log["sleep_loss"])) for log in logs)
 
 
 def test_non_finite_updates_are_skipped_and_counted(tiny_config):
