@@ -9,6 +9,26 @@ import tensorflow as tf
 from air_tf import sleep
 from air_tf.inference import Posterior
 from air_tf.model import AIR
+from air_tf.renderer import Renderer
+
+
+class SquareRenderer(Renderer):
+  """Draws each object as a 3x3 square whose top left pixel is (x, y) of
+  z_where, at the grey level of z_what's first number."""
+
+  def __init__(self):
+    super().__init__((16, 16), "normal", 0.3, name="squares")
+
+  def render_object(self, z_where, z_what):
+    corner = tf.cast(z_where[:, 1:], tf.int32)
+    rows = tf.range(16)[tf.newaxis, :, tf.newaxis]
+    columns = tf.range(16)[tf.newaxis, tf.newaxis, :]
+    inside = lambda at, index: tf.logical_and(
+        index >= at[:, tf.newaxis, tf.newaxis],
+        index < at[:, tf.newaxis, tf.newaxis] + 3)
+    square = tf.logical_and(inside(corner[:, 0], rows),
+                            inside(corner[:, 1], columns))
+    return tf.cast(square, tf.float32) * z_what[:, :1, tf.newaxis]
 
 
 @pytest.fixture(scope="module")
@@ -120,25 +140,46 @@ def test_the_sleep_gradient_reaches_the_inference_network_only(model):
              for gradient in gradients[len(rendering):])
 
 
-def test_dreams_recombine_the_present_objects_of_the_posterior(model):
+def test_dreams_recombine_the_present_objects_of_the_posterior():
+  # Three present objects, far apart; the absent ones must never be drawn.
   z_pres = tf.constant([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-  z_where = tf.reshape(tf.range(18, dtype=tf.float32) / 18.0, [2, 3, 3])
-  z_what = tf.reshape(tf.range(24, dtype=tf.float32), [2, 3, 4])
-  dreams = sleep.recombine(_posterior(z_pres, z_where, z_what),
-                           model.renderer, 300, tf.constant([4, 2]))
+  z_where = tf.constant([[[1, 0, 0], [1, 0, 8], [1, 12, 12]],
+                         [[1, 8, 0], [1, 5, 5], [1, 5, 5]]], tf.float32)
+  z_what = tf.constant([[[0.5, 0], [0.7, 0], [0.1, 0]],
+                        [[0.9, 0], [0.3, 0], [0.3, 0]]])
+  renderer = SquareRenderer()
+  dreams = sleep.recombine(_posterior(z_pres, z_where, z_what), renderer,
+                           900, tf.constant([4, 2]))
   counts = tf.reduce_sum(dreams.z_pres, axis=1).numpy()
-  # 0 to N - 1 objects, each count about a third of the time.
-  assert set(counts) == {0, 1, 2}
-  assert all(80 < np.sum(counts == count) < 120 for count in (0, 1, 2))
-  pool = {tuple(z_what[b, i].numpy()): z_where[b, i].numpy()
-          for b, i in ((0, 0), (0, 1), (1, 0))}
-  picked = dreams.z_what.numpy()[dreams.z_pres.numpy() > 0]
-  assert {tuple(code) for code in picked} == set(pool)
-  for code, where in zip(picked,
-                         dreams.z_where.numpy()[dreams.z_pres.numpy() > 0]):
-    np.testing.assert_array_equal(where, pool[tuple(code)])
-  np.testing.assert_allclose(dreams.images, tf.clip_by_value(model.renderer(
-      dreams.z_pres, dreams.z_where, dreams.z_what), 0.0, 1.0))
+  # A third asks for each count, 0 to N - 1; a second object that is the
+  # first again (a third of the time) clashes with it and is left out.
+  for count, share in ((0, 1 / 3), (1, 1 / 3 + 1 / 9), (2, 2 / 9)):
+    assert abs(np.mean(counts == count) - share) < 0.05, (count, counts)
+  present = dreams.z_pres.numpy() > 0
+  pool = {5: (0, 0), 7: (0, 8), 9: (8, 0)}  # Tenths of grey: corner.
+  picked = np.rint(dreams.z_what.numpy()[present][:, 0] * 10).astype(int)
+  assert set(picked) == set(pool)
+  for grey, where in zip(picked, dreams.z_where.numpy()[present]):
+    assert tuple(where[1:]) == pool[grey]
+  pairs = dreams.z_what.numpy()[counts == 2][:, :2, 0]
+  assert (pairs[:, 0] != pairs[:, 1]).all()
+  np.testing.assert_allclose(dreams.images, renderer(
+      dreams.z_pres, dreams.z_where, dreams.z_what))
+
+
+def test_the_first_object_to_share_ink_with_an_earlier_one_clashes():
+  def square(row, column, grey=1.0):
+    canvas = np.zeros([16, 16], np.float32)
+    canvas[row:row + 3, column:column + 3] = grey
+    return canvas
+
+  apart = [square(0, 0), square(0, 4), square(8, 8)]
+  # 1 pixel of 9 shared: 11% of the smaller object's ink.
+  touching = [square(0, 0), square(2, 2), square(8, 8)]
+  third_on_first = [square(0, 0), square(8, 8), square(1, 0, 0.5)]
+  faint_halo = [square(0, 0), square(0, 3) + 0.001, square(8, 8)]
+  np.testing.assert_array_equal(sleep.first_clash(tf.constant(
+      [apart, touching, third_on_first, faint_halo])), [3, 1, 2, 3])
 
 
 def test_a_posterior_without_objects_dreams_empty_scenes(model):
