@@ -100,8 +100,8 @@ def first_clash(objects: tf.Tensor) -> tf.Tensor:
                                     flat[:, tf.newaxis]), axis=3)
   smaller = tf.minimum(ink[:, :, tf.newaxis], ink[:, tf.newaxis])
   clash = shared > SHARED_INK * tf.maximum(smaller, 1e-6)  # [B, N, N]
-  earlier = tf.linalg.band_part(tf.ones_like(clash[0], tf.float32), -1, 0)
-  earlier = tf.cast(earlier - tf.eye(objects.shape[1]), tf.bool)  # j < i.
+  steps = tf.range(objects.shape[1])
+  earlier = steps[:, tf.newaxis] > steps  # [i, j]: j < i.
   clashes = tf.reduce_any(tf.logical_and(clash, earlier), axis=2)  # [B, N]
   return tf.where(tf.reduce_any(clashes, axis=1),
                   tf.argmax(tf.cast(clashes, tf.int32), axis=1,

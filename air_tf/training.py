@@ -483,7 +483,6 @@ class Trainer(tf.Module):
         },
     }
 
-
   def _sleep_loss(self, posterior, num_dreams: tf.Tensor, seed: tf.Tensor,
                   replica: tf.Tensor) -> tf.Tensor:
     """The sleep phase's loss (`air_tf.sleep`): the mean over `num_dreams`
