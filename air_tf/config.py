@@ -86,10 +86,6 @@ class AIRConfig(JsonConfig):
       a step switched off early is still tried now and then. Off by
       default: the logits under the floor still saturate, and with them
       the gradient (docs/RESULTS.md, runs E-F).
-    ink_attention: each step's position is learnt as an offset from where
-      the DAIR residual's unexplained ink is densest
-      (`attention.InkAttention`), so that a step sampled present lands on
-      a digit left over, even beside a found one (needs `dair`).
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -113,7 +109,6 @@ class AIRConfig(JsonConfig):
   scale_range: float = 1.3
   position_range: float = 1.0
   z_pres_floor: float = 0.0
-  ink_attention: bool = False
 
   @property
   def image_shape(self) -> tuple[int, ...]:

@@ -7,7 +7,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from air_tf import spatial_transformer
-from air_tf.attention import InkAttention
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
 
@@ -192,8 +191,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float, ink_attention: bool = False,
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -213,8 +211,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      ink_attention: each step's position is an offset from where the
-        residual's unexplained ink is densest (`InkAttention`); needs DAIR.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -225,11 +221,6 @@ class InferenceNetwork(snt.Module):
     self._dair = dair
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
-    if ink_attention and not dair:
-      raise ValueError("ink_attention reads the DAIR residual: it needs "
-                       "dair=True.")
-    self._attention = (InkAttention(renderer.canvas_size)
-                       if ink_attention else None)
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
@@ -349,11 +340,7 @@ class InferenceNetwork(snt.Module):
       head = self._pres_where_head(hidden)
       pres_logits = held_unless(learn_presence,
                                 self._floor_logits(head[:, 0]))
-      where_offset = head[:, 1:4]
-      if self._attention is not None:
-        where_offset += tf.pad(self._attention(images - canvas), [[0, 0],
-                                                                  [1, 0]])
-      where_loc = self._z_where_prior_loc + self._bound_where(where_offset)
+      where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
       where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(

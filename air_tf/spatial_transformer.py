@@ -28,7 +28,7 @@ import tensorflow as tf
 MIN_SCALE = 1e-2
 
 
-def pixel_centres(size: int) -> tf.Tensor:
+def _pixel_centres(size: int) -> tf.Tensor:
   """Normalised coordinates of the pixel centres of an axis, `[size]`."""
   return (2.0 * tf.range(size, dtype=tf.float32) + 1.0) / size - 1.0
 
@@ -85,7 +85,7 @@ def canvas_to_window(canvas: tf.Tensor, z_where: tf.Tensor,
     `[B, window_size, window_size]` glimpses (`[..., C]` with channels).
   """
   scale, x, y = _clamp_scale(z_where)
-  window = pixel_centres(window_size)[tf.newaxis, :]
+  window = _pixel_centres(window_size)[tf.newaxis, :]
   return _separable_sample(canvas, rows_at=window / scale + y,
                            columns_at=window / scale + x)
 
@@ -104,8 +104,8 @@ def window_to_canvas(window: tf.Tensor, z_where: tf.Tensor,
   """
   scale, x, y = _clamp_scale(z_where)
   height, width = canvas_size
-  rows = pixel_centres(height)[tf.newaxis, :]
-  columns = pixel_centres(width)[tf.newaxis, :]
+  rows = _pixel_centres(height)[tf.newaxis, :]
+  columns = _pixel_centres(width)[tf.newaxis, :]
   return _separable_sample(window, rows_at=scale * (rows - y),
                            columns_at=scale * (columns - x))
 

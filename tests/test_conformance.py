@@ -3,14 +3,12 @@ does: under `tf.function` with an unknown batch size, compiled with XLA,
 through a checkpoint and a SavedModel, and against the committed golden
 checkpoint (`tests/golden_air.py`)."""
 
-import dataclasses
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import golden_air
-from air_tf.attention import InkAttention
 from air_tf.model import AIR
 
 CONFIG = golden_air.CONFIG
@@ -81,13 +79,6 @@ CASES = {
                       _renderer_call),
     "inference": _Case(lambda: AIR(CONFIG).inference,
                        lambda b: {"images": _images(b)}, _inference_call),
-    "ink_attention": _Case(
-        lambda: InkAttention(CONFIG.canvas_size),
-        lambda b: {"residual": _images(b) - 0.5},
-        lambda attention, inputs: {"point": attention(inputs["residual"])}),
-    "inference_with_ink_attention": _Case(
-        lambda: AIR(dataclasses.replace(CONFIG, ink_attention=True)).inference,
-        lambda b: {"images": _images(b)}, _inference_call),
     "baseline": _Case(lambda: AIR(CONFIG).baseline,
                       lambda b: {**_latents(b), "images": _images(b)},
                       _baseline_call),
