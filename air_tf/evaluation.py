@@ -18,6 +18,7 @@ from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import tabletop
 from air_tf import visualisation
+from air_tf.model import AIR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +56,14 @@ class EvaluationConfig:
       (`metrics.Evaluator.last_object`, against the scenes counted right),
       and pictures this many of them with as many steps present as they
       have objects, in LOGDIR/undercounted.png; 0: neither.
+    truth_refinement_steps: Also asks of the held-out scenes counted short
+      (and as many counted right) whether the model prefers the true
+      count once inference is handed the true box of the object it missed
+      and each count's latents are refined this many Adam steps per image
+      (`metrics.Evaluator.truth_preference`): where it does, a better
+      proposal would count them right; where it does not, the model
+      itself prefers fewer objects. At most `TRUTH_SCENES` of each; 0: not
+      asked.
   """
   num_images: int = 10000
   test_counts: Optional[tuple[int, ...]] = None
@@ -69,11 +78,13 @@ class EvaluationConfig:
   png: Optional[str] = None
   num_examples: int = 16
   undercounted_examples: int = 0
+  truth_refinement_steps: int = 0
 
   def __post_init__(self):
     for name, least in (("num_images", 1), ("max_steps", 1), ("data_seed", 0),
                         ("iw_samples", 0), ("iw_images", 0),
-                        ("num_examples", 0), ("undercounted_examples", 0)):
+                        ("num_examples", 0), ("undercounted_examples", 0),
+                        ("truth_refinement_steps", 0)):
       value = getattr(self, name)
       if value is not None and value < least:
         raise ValueError(f"{name} must be >= {least}, got {value}.")
@@ -85,6 +96,11 @@ class EvaluationConfig:
       raise ValueError(f"z_pres_prior must be in (0, 1), got "
                        f"{self.z_pres_prior}.")
     # scene_renderer: checked by the run's DataConfig it replaces.
+
+
+# At most this many scenes of each kind are refined per image
+# (`EvaluationConfig.truth_refinement_steps`), for time.
+TRUTH_SCENES = 200
 
 
 class FinalEvaluation:
@@ -106,6 +122,10 @@ class FinalEvaluation:
     self._logdir, self._config = logdir, config
     self._model, self._step, self._checkpoint = logdir_lib.restore_model(
         logdir, config.max_steps)
+    if config.truth_refinement_steps and not isinstance(self._model, AIR):
+      raise ValueError(f"truth_refinement_steps refines the 2D model's "
+                       f"latents; {logdir} holds a "
+                       f"{type(self._model).__name__}.")
     self._prior = (logdir_lib.final_z_pres_prior(logdir, self._step)
                    if config.z_pres_prior is None else config.z_pres_prior)
     run_data = logdir_lib.load_config(logdir, datasets.DataConfig)
@@ -170,6 +190,9 @@ class FinalEvaluation:
     undercounted = (self._undercounted(evaluator, images, test.counts,
                                        result.inferred["count"])
                     if config.undercounted_examples else {})
+    truth = (self._truth_preference(evaluator, images, test,
+                                    result.inferred["count"])
+             if config.truth_refinement_steps else {})
     variants = {}
     if config.variants:
       for name, variant in datasets.held_out_variants(
@@ -200,7 +223,34 @@ class FinalEvaluation:
         "mean_count": result.mean_count, "elbo": result.elbo,
         "iw_bound": result.iw_bound, "iw_samples": result.iw_samples,
         "iw_images": iw_images if result.iw_bound is not None else 0,
-        **by_elbo, **objects, **undercounted, "variants": variants}
+        **by_elbo, **objects, **undercounted, **truth, "variants": variants}
+
+  def _truth_preference(self, evaluator: metrics.Evaluator,
+                        images: np.ndarray, test, inferred: np.ndarray
+                        ) -> dict:
+    """Whether the model prefers the true count of the scenes counted
+    short, and of as many counted right, with inference handed the truth."""
+    figures = {}
+    for name, scenes in (("undercounted", inferred < test.counts),
+                         ("counted_right", inferred == test.counts)):
+      chosen = np.flatnonzero(scenes & (test.counts >= 1))[:TRUTH_SCENES]
+      figures[name] = {"scenes": int(chosen.size)}
+      if not chosen.size:
+        continue
+      preference = evaluator.truth_preference(
+          images[chosen], test.counts[chosen], test.boxes[chosen],
+          self._prior, self._config.truth_refinement_steps)
+      figures[name].update(
+          preferred_at_start=float(np.mean(preference["start_margin"] > 0)),
+          preferred=float(np.mean(preference["margin"] > 0)),
+          median_margin=float(np.median(preference["margin"])))
+      print(f"{name.replace('_', ' ')} ({chosen.size} scenes), the missed "
+            f"object's window on its true box: the true count scores higher "
+            f"in {figures[name]['preferred_at_start']:.1%} of them, after "
+            f"{self._config.truth_refinement_steps} Adam steps per image in "
+            f"{figures[name]['preferred']:.1%} (median margin "
+            f"{figures[name]['median_margin']:.1f} nats)")
+    return {"truth_preference": figures}
 
   def _undercounted(self, evaluator: metrics.Evaluator, images: np.ndarray,
                     counts: np.ndarray, inferred: np.ndarray) -> dict:

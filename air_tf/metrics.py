@@ -6,6 +6,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from air_tf import refinement
+from air_tf import spatial_transformer
 from air_tf import tabletop
 from air_tf.model import AIR, elbo_of_count
 
@@ -149,6 +151,90 @@ class Evaluator:
       result[name][undefined] = np.nan
     return result
 
+  def truth_preference(self, images: np.ndarray, counts: np.ndarray,
+                       boxes: np.ndarray, z_pres_prob: float,
+                       refinement_steps: int,
+                       enlargements: Sequence[float] = (1.0, 1.25, 1.5),
+                       seed: int = 0) -> dict[str, np.ndarray]:
+    """Does the model prefer each image's true count t to t - 1 once
+    inference is handed the object it would miss, and every latent is
+    refined per image? Then a better proposal could count it right.
+
+    Steps 1..t-1 are q's (deterministic, t - 1 present). Step t's window is
+    put on the true ink box that those windows cover least, at each of
+    `enlargements` times its longer side, with the z_what q's glimpse
+    encoder reads there and step 1's scales. Both counts' latents are
+    refined (`refinement.refine`) and scored by `refinement.count_elbo`
+    (16 draws), t objects by their best enlargement.
+
+    Args:
+      images: `[K, H, W]` float images in [0, 1].
+      counts: `[K]` their true numbers of objects, t.
+      boxes: `[K, M, 4]` the objects' ink boxes, (ymin, xmin, ymax, xmax)
+        pixel edges, the first t of each image real.
+      z_pres_prob: the prior probability of one more object.
+      refinement_steps: Adam steps on each count's latents.
+      enlargements: the window sides tried, over the box's longer side.
+      seed: of the draws.
+
+    Returns:
+      "start_margin", "margin": `[K]` the ELBO of t objects minus that of
+      t - 1, before and after refinement (nats); NaN where t = 0 or t
+      exceeds the inference steps.
+    """
+    model = self._model
+    max_steps = model.config.max_steps
+    last = np.clip(counts, 1, max_steps)
+    score = lambda batch, presence, latents: refinement.count_elbo(
+        model, batch, presence, latents, z_pres_prob,
+        tf.constant([seed, 1]), 16).numpy()
+    parts = {"start_margin": [], "margin": []}
+    for start in range(0, len(images), self._batch_size):
+      window = slice(start, start + self._batch_size)
+      batch, steps = tf.constant(images[window]), last[window]
+      fewer, present = [tf.sequence_mask(n, max_steps, dtype=tf.float32)
+                        for n in (steps - 1, steps)]
+      posterior = self._infer(batch, tf.constant(z_pres_prob, tf.float32),
+                              fewer).posterior
+      q_latents = refinement.GaussianLatents(
+          posterior.z_where_loc, posterior.z_where_scale,
+          posterior.z_what_loc, posterior.z_what_scale)
+      missed = _least_covered_boxes(
+          model.object_boxes(posterior.z_where, posterior.z_what).numpy(),
+          fewer.numpy() > 0, boxes[window], steps)
+      at_step = tf.one_hot(steps - 1, max_steps)[..., tf.newaxis] > 0
+      starts = []
+      for enlarge in enlargements:
+        target = spatial_transformer.z_where_of_boxes(
+            missed, model.config.canvas_size, enlarge)[:, tf.newaxis]
+        z_where = tf.where(at_step, target, posterior.z_where_loc)
+        read = model.inference(batch, sample=False, presence=present,
+                               given=(z_where, posterior.z_what_loc))
+        first = lambda value: value[:, :1]
+        starts.append(refinement.GaussianLatents(
+            z_where, tf.where(at_step, first(q_latents.z_where_scale),
+                              q_latents.z_where_scale),
+            tf.where(at_step, read.z_what_loc, q_latents.z_what_loc),
+            tf.where(at_step, first(q_latents.z_what_scale),
+                     q_latents.z_what_scale)))
+      refined_fewer = refinement.refine(model, batch, fewer, q_latents,
+                                        z_pres_prob, refinement_steps,
+                                        seed=seed)
+      base = (score(batch, fewer, q_latents),
+              score(batch, fewer, refined_fewer))
+      best = np.max([[score(batch, present, latents),
+                      score(batch, present, refinement.refine(
+                          model, batch, present, latents, z_pres_prob,
+                          refinement_steps, seed=seed))]
+                     for latents in starts], axis=0)
+      parts["start_margin"].append(best[0] - base[0])
+      parts["margin"].append(best[1] - base[1])
+    result = {name: np.concatenate(values) for name, values in parts.items()}
+    undefined = (counts < 1) | (counts > max_steps)
+    for values in result.values():
+      values[undefined] = np.nan
+    return result
+
   def count_by_elbo(self, images: np.ndarray,
                     z_pres_prob: float) -> np.ndarray:
     """`[K]` the count whose ELBO is highest (`AIR.count_elbos`) for each
@@ -210,6 +296,21 @@ class Evaluator:
         elbo=float(np.mean(np.concatenate(elbos))),
         iw_bound=float(np.mean(np.concatenate(bounds))) if iw_samples else None,
         iw_samples=iw_samples, inferred=inferred)
+
+
+def _least_covered_boxes(windows: np.ndarray, present: np.ndarray,
+                         boxes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+  """`[B, 4]` of each image's first `counts` `[B]` boxes `[B, M, 4]`, the
+  one whose area the present windows `[B, N, 4]` (`present` `[B, N]`)
+  cover least (each window's share of the box, the largest)."""
+  low = np.maximum(windows[:, :, None, :2], boxes[:, None, :, :2])
+  high = np.minimum(windows[:, :, None, 2:], boxes[:, None, :, 2:])
+  overlap = np.prod(np.clip(high - low, 0, None), axis=-1)  # [B, N, M]
+  area = np.prod(boxes[..., 2:] - boxes[..., :2], axis=-1)  # [B, M]
+  share = np.where(present[:, :, None], overlap, 0).max(axis=1) / np.maximum(
+      area, 1e-6)
+  share[np.arange(boxes.shape[1])[None] >= counts[:, None]] = np.inf
+  return boxes[np.arange(len(boxes)), share.argmin(axis=1)]
 
 
 def first_reaching(records: Sequence[Mapping[str, float]], key: str,

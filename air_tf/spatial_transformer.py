@@ -129,3 +129,25 @@ def z_where_to_boxes(z_where: tf.Tensor,
   to_columns = lambda v: (v + 1.0) * width / 2.0
   return tf.stack([to_rows(y - half), to_columns(x - half),
                    to_rows(y + half), to_columns(x + half)], axis=-1)
+
+
+def z_where_of_boxes(boxes: tf.Tensor, canvas_size: tuple[int, int],
+                     enlarge: float = 1.0) -> tf.Tensor:
+  """The windows centred on pixel boxes, `enlarge` times their longer side
+  (in normalised units); `z_where_to_boxes` undoes it for square boxes.
+
+  Args:
+    boxes: `[..., 4]` (ymin, xmin, ymax, xmax) pixel edges.
+    canvas_size: (H, W) of the canvas.
+    enlarge: the window's side over the box's longer side.
+
+  Returns:
+    `[..., 3]` z_where (scale, x, y).
+  """
+  boxes = tf.convert_to_tensor(boxes, tf.float32)
+  height, width = canvas_size
+  ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
+  side = enlarge * tf.maximum((ymax - ymin) * 2.0 / height,
+                              (xmax - xmin) * 2.0 / width)
+  return tf.stack([2.0 / side, (xmin + xmax) / width - 1.0,
+                   (ymin + ymax) / height - 1.0], axis=-1)

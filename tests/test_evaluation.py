@@ -24,6 +24,7 @@ from air_tf.training import TrainConfig
     ("test_counts", (2, -1), "test_counts must be non-negative"),
     ("test_counts", (), "test_counts must be non-negative"),
     ("z_pres_prior", 1.0, r"z_pres_prior must be in \(0, 1\)"),
+    ("truth_refinement_steps", -1, "truth_refinement_steps must be >= 0"),
 ])
 def test_a_bad_configuration_says_what_is_wrong(field, value, message):
   with pytest.raises(ValueError, match=message):
@@ -72,7 +73,8 @@ def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
   png = str(tmp_path / "examples.png")
   figures = evaluation.FinalEvaluation(run, evaluation.EvaluationConfig(
       num_images=12, test_counts=(1, 2), iw_samples=3, iw_images=5,
-      variants=False, png=png, num_examples=4, undercounted_examples=3))()
+      variants=False, png=png, num_examples=4, undercounted_examples=3,
+      truth_refinement_steps=2))()
   json.dumps(figures)  # What sweep.py and evaluate.py write.
   assert figures["step"] == 7 and figures["z_pres_prior"] == pytest.approx(0.2)
   assert figures["iw_images"] == 5 and np.isfinite(figures["iw_bound"])
@@ -92,4 +94,10 @@ def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
   assert last_object["counted_right"]["scenes"] == np.trace(confusion[1:, 1:])
   assert os.path.exists(tmp_path / "undercounted.png") == bool(
       last_object["undercounted"]["scenes"])
+  truth = figures["truth_preference"]
+  assert truth["undercounted"]["scenes"] == np.tril(confusion, -1).sum()
+  assert truth["counted_right"]["scenes"] == np.trace(confusion[1:, 1:])
+  for kind in truth.values():
+    if kind["scenes"]:
+      assert 0 <= kind["preferred"] <= 1 and np.isfinite(kind["median_margin"])
   assert tf.io.decode_png(tf.io.read_file(png)).shape[-1] == 3

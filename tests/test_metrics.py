@@ -87,3 +87,37 @@ def test_training_minutes_leave_out_the_time_between_launches():
   np.testing.assert_allclose(minutes, [1.0, 1.5])
   with pytest.raises(ValueError, match="first launch"):
     metrics.training_minutes([60], [100])
+
+
+def test_the_box_the_windows_cover_least_is_the_missed_one():
+  windows = np.array([[[0, 0, 10, 10], [20, 20, 30, 30]]], np.float32)
+  boxes = np.array([[[2, 2, 8, 8], [12, 0, 18, 8], [21, 21, 29, 29]]],
+                   np.float32)
+  for present, count, missed in (([True, True], 3, 1),
+                                 ([True, False], 3, 1),
+                                 ([True, False], 1, 0),
+                                 ([False, False], 2, 0)):
+    np.testing.assert_array_equal(
+        metrics._least_covered_boxes(windows, np.array([present]), boxes,
+                                     np.array([count])),
+        boxes[:, missed])
+  # A box a window covers only in part beats one it holds whole.
+  np.testing.assert_array_equal(
+      metrics._least_covered_boxes(windows, np.array([[True, True]]),
+                                   boxes[:, [0, 2]] + [[[0, 0, 0, 0],
+                                                       [5, 5, 5, 5]]],
+                                   np.array([2])), [[26, 26, 34, 34]])
+
+
+def test_the_truth_preference_is_defined_where_a_count_has_a_last_object(
+    tiny_config):
+  model = AIR(tiny_config)
+  images = tf.random.stateless_uniform([5, 16, 16], [5, 6]).numpy()
+  counts = np.array([0, 1, 2, 3, 4])  # 4: more than the three steps.
+  boxes = np.tile(np.array([[2, 2, 8, 8], [8, 8, 14, 14], [1, 9, 7, 15],
+                            [9, 1, 15, 7]], np.float32), [5, 1, 1])
+  preference = metrics.Evaluator(model, batch_size=3).truth_preference(
+      images, counts, boxes, 0.3, refinement_steps=3)
+  for margins in preference.values():
+    assert np.isnan(margins[[0, 4]]).all()
+    assert np.isfinite(margins[1:4]).all()

@@ -85,3 +85,18 @@ def test_scale_near_zero_stays_finite():
   window = tf.ones([3, WINDOW, WINDOW])
   assert np.isfinite(st.window_to_canvas(window, z_where,
                                          (CANVAS, CANVAS))).all()
+
+
+def test_windows_of_boxes_are_centred_on_them_and_as_large_as_asked():
+  boxes = np.array([[3.0, 7.0, 13.0, 17.0],  # 10 x 10
+                    [20.0, 0.0, 26.0, 12.0]], np.float32)  # 6 x 12
+  np.testing.assert_allclose(
+      st.z_where_to_boxes(st.z_where_of_boxes(boxes[:1], (CANVAS, CANVAS)),
+                          (CANVAS, CANVAS)), boxes[:1], atol=1e-5)
+  windows = st.z_where_to_boxes(
+      st.z_where_of_boxes(boxes, (CANVAS, CANVAS), enlarge=1.5),
+      (CANVAS, CANVAS)).numpy()
+  np.testing.assert_allclose(windows[:, 2:] - windows[:, :2],
+                             [[15.0, 15.0], [18.0, 18.0]], atol=1e-4)
+  np.testing.assert_allclose(windows[:, :2] + windows[:, 2:],
+                             boxes[:, :2] + boxes[:, 2:], atol=1e-4)
