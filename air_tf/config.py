@@ -86,10 +86,6 @@ class AIRConfig(JsonConfig):
       a step switched off early is still tried now and then. Off by
       default: the logits under the floor still saturate, and with them
       the gradient (docs/RESULTS.md, runs E-F).
-    window_taper: the share of the window's half-side, at its edges, over
-      which a decoded object fades to nothing: an object's ink must sit
-      inside its window, so that a window over one digit cannot also draw
-      the edge of a close neighbour (0: drawn to the edge).
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -113,7 +109,6 @@ class AIRConfig(JsonConfig):
   scale_range: float = 1.3
   position_range: float = 1.0
   z_pres_floor: float = 0.0
-  window_taper: float = 0.0
 
   @property
   def image_shape(self) -> tuple[int, ...]:
@@ -155,9 +150,6 @@ class AIRConfig(JsonConfig):
     if not 0 <= self.z_pres_floor < 0.5:
       raise ValueError(f"z_pres_floor must be in [0, 0.5), got "
                        f"{self.z_pres_floor}.")
-    if not 0 <= self.window_taper <= 1:
-      raise ValueError(f"window_taper must be in [0, 1], got "
-                       f"{self.window_taper}.")
     if min(self.z_where_posterior_init_std) <= 0:
       raise ValueError(f"z_where_posterior_init_std must be > 0, got "
                        f"{self.z_where_posterior_init_std}.")

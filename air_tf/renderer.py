@@ -8,7 +8,6 @@ well as the learned `DecoderRenderer`.
 import abc
 from typing import Optional
 
-import numpy as np
 import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -111,16 +110,6 @@ class Renderer(snt.Module, abc.ABC):
             (self._likelihood_std - self._likelihood_background_std) * ink)
 
 
-def window_taper_mask(window_size: int, taper: float) -> np.ndarray:
-  """`[window, window]` weights that fade a drawing to nothing over the
-  outer `taper` of the window's half-side (a raised cosine), 1 inside."""
-  centres = (2.0 * np.arange(window_size) + 1.0) / window_size - 1.0
-  from_edge = 1.0 - np.abs(centres)
-  fade = (np.ones_like(from_edge) if taper <= 0 else
-          0.5 * (1.0 - np.cos(np.pi * np.minimum(from_edge / taper, 1.0))))
-  return np.outer(fade, fade).astype(np.float32)
-
-
 class DecoderRenderer(Renderer):
   """AIR's learned renderer: an MLP decodes z_what into a window-sized
   object image, which the spatial transformer places at z_where."""
@@ -129,7 +118,6 @@ class DecoderRenderer(Renderer):
                hidden_sizes: tuple[int, ...], output_bias: float,
                likelihood: str, likelihood_std: float,
                likelihood_background_std: Optional[float] = None,
-               window_taper: float = 0.0,
                name: str = "renderer"):
     """Constructs the renderer.
 
@@ -144,15 +132,11 @@ class DecoderRenderer(Renderer):
         (where the canvas is ink).
       likelihood_background_std: its standard deviation where the canvas
         is empty (see `Renderer`).
-      window_taper: the share of the window's half-side, at its edges,
-        over which a drawn object fades to nothing (a raised cosine); 0:
-        objects are drawn to the edge.
       name: the module's name.
     """
     super().__init__(canvas_size, likelihood, likelihood_std, name=name,
                      likelihood_background_std=likelihood_background_std)
     self._window_size = window_size
-    self._taper = tf.constant(window_taper_mask(window_size, window_taper))
     self._output_bias = output_bias
     self._decoder = snt.nets.MLP(list(hidden_sizes) + [window_size ** 2],
                                  activate_final=False, name="decoder")
@@ -160,8 +144,8 @@ class DecoderRenderer(Renderer):
   def decode(self, z_what: tf.Tensor) -> tf.Tensor:
     """Object images in (0, 1), `[M, D] -> [M, window, window]`."""
     logits = self._decoder(z_what) + self._output_bias
-    return self._taper * tf.reshape(tf.sigmoid(logits),
-                                    [-1, self._window_size, self._window_size])
+    return tf.reshape(tf.sigmoid(logits),
+                      [-1, self._window_size, self._window_size])
 
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
     return spatial_transformer.window_to_canvas(
