@@ -185,9 +185,6 @@ class Evaluator:
     model = self._model
     max_steps = model.config.max_steps
     last = np.clip(counts, 1, max_steps)
-    score = lambda batch, presence, latents: refinement.count_elbo(
-        model, batch, presence, latents, z_pres_prob,
-        tf.constant([seed, 1]), 16).numpy()
     parts = {"start_margin": [], "margin": []}
     for start in range(0, len(images), self._batch_size):
       window = slice(start, start + self._batch_size)
@@ -196,39 +193,40 @@ class Evaluator:
                         for n in (steps - 1, steps)]
       posterior = self._infer(batch, tf.constant(z_pres_prob, tf.float32),
                               fewer).posterior
-      q_latents = refinement.GaussianLatents(
-          posterior.z_where_loc, posterior.z_where_scale,
-          posterior.z_what_loc, posterior.z_what_scale)
       missed = _least_covered_boxes(
           model.object_boxes(posterior.z_where, posterior.z_what).numpy(),
           fewer.numpy() > 0, boxes[window], steps)
       at_step = tf.one_hot(steps - 1, max_steps)[..., tf.newaxis] > 0
-      starts = []
+      # Step t's scales start as step 1's.
+      first_step = lambda scale: tf.where(at_step, scale[:, :1], scale)
+      # t - 1 objects as q has them, then t objects at each enlargement:
+      # one batch, refined and scored together.
+      starts = [refinement.GaussianLatents(
+          posterior.z_where_loc, posterior.z_where_scale,
+          posterior.z_what_loc, posterior.z_what_scale)]
       for enlarge in enlargements:
         target = spatial_transformer.z_where_of_boxes(
             missed, model.config.canvas_size, enlarge)[:, tf.newaxis]
         z_where = tf.where(at_step, target, posterior.z_where_loc)
         read = model.inference(batch, sample=False, presence=present,
                                given=(z_where, posterior.z_what_loc))
-        first = lambda value: value[:, :1]
         starts.append(refinement.GaussianLatents(
-            z_where, tf.where(at_step, first(q_latents.z_where_scale),
-                              q_latents.z_where_scale),
-            tf.where(at_step, read.z_what_loc, q_latents.z_what_loc),
-            tf.where(at_step, first(q_latents.z_what_scale),
-                     q_latents.z_what_scale)))
-      refined_fewer = refinement.refine(model, batch, fewer, q_latents,
-                                        z_pres_prob, refinement_steps,
-                                        seed=seed)
-      base = (score(batch, fewer, q_latents),
-              score(batch, fewer, refined_fewer))
-      best = np.max([[score(batch, present, latents),
-                      score(batch, present, refinement.refine(
-                          model, batch, present, latents, z_pres_prob,
-                          refinement_steps, seed=seed))]
-                     for latents in starts], axis=0)
-      parts["start_margin"].append(best[0] - base[0])
-      parts["margin"].append(best[1] - base[1])
+            z_where, first_step(posterior.z_where_scale),
+            tf.where(at_step, read.z_what_loc, posterior.z_what_loc),
+            first_step(posterior.z_what_scale)))
+      hypotheses = 1 + len(enlargements)
+      every_image = tf.tile(batch, [hypotheses, 1, 1])
+      every_presence = tf.concat([fewer] + [present] * len(enlargements), 0)
+      every_start = refinement.GaussianLatents(*[
+          tf.concat(values, 0) for values in zip(*starts)])
+      every_refined = refinement.refine(model, every_image, every_presence, every_start,
+                                    z_pres_prob, refinement_steps, seed=seed)
+      for name, latents in (("start_margin", every_start),
+                            ("margin", every_refined)):
+        elbos = tf.reshape(refinement.count_elbo(
+            model, every_image, every_presence, latents, z_pres_prob,
+            tf.constant([seed, 1]), 16), [hypotheses, -1]).numpy()
+        parts[name].append(elbos[1:].max(axis=0) - elbos[0])
     result = {name: np.concatenate(values) for name, values in parts.items()}
     undefined = (counts < 1) | (counts > max_steps)
     for values in result.values():
