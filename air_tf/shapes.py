@@ -148,3 +148,21 @@ def rotation_error(predicted: np.ndarray, true: np.ndarray,
   wrapped = np.mod(np.asarray(predicted) - np.asarray(true), period)
   error = np.minimum(wrapped, period - wrapped)
   return np.where(shown, error, np.nan)
+
+
+def distance_from_seam(angle: np.ndarray) -> np.ndarray:
+  """How far angles lie from the seam of the period they are stated in.
+
+  Angles are stated in `[-ROTATION_PERIOD / 2, ROTATION_PERIOD / 2)` (as
+  the supervised network's labels are): at the seam, the range's two ends,
+  two cubes that look the same carry statements a whole period apart.
+
+  Args:
+    angle: `[M]` angles in radians.
+
+  Returns:
+    `[M]` distances in radians, in [0, ROTATION_PERIOD / 2].
+  """
+  half = ROTATION_PERIOD / 2
+  return half - np.abs(np.mod(np.asarray(angle) + half, ROTATION_PERIOD) -
+                       half)

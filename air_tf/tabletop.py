@@ -33,6 +33,10 @@ _MAX_PLACEMENT_TRIES = 1000
 # Sharp edges: a tenth of a pixel.
 _EDGE_SOFTNESS = 0.004
 _RENDER_BATCH = 64
+# Bands of the true angle's distance from the seam of its period
+# (`shapes.distance_from_seam`), in degrees, over which rotation errors
+# are reported apart: a network that regresses stated angles errs near it.
+SEAM_BANDS_DEG = (0, 5, 10, 20, 45)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,9 +210,11 @@ def object_figures(scenes: TabletopScenes, present: np.ndarray,
     of the same shape; "median_position_error": median distance of paired
     centres as a fraction of the table's width; "median_rotation_error_deg":
     median rotation error modulo the true shape's symmetry over pairs whose
-    true shape's rotation shows (cubes), NaN if none.
+    true shape's rotation shows (cubes), NaN if none; and the same median
+    over the pairs in each band of `SEAM_BANDS_DEG`,
+    "median_rotation_error_deg_LO-HI_from_seam".
   """
-  same, distances, rotations = [], [], []
+  same, distances, rotations, true_angles = [], [], [], []
   for k in range(len(scenes)):
     count = scenes.counts[k]
     found = np.flatnonzero(present[k])
@@ -224,11 +230,25 @@ def object_figures(scenes: TabletopScenes, present: np.ndarray,
     rotations.extend(shapes.rotation_error(poses[k, inferred_index, 2],
                                            scenes.poses[k, true_index, 2],
                                            truth))
-  rotations = np.array(rotations)
-  shown = rotations[~np.isnan(rotations)] if len(rotations) else rotations
-  return {"matched_objects": len(same),
-          "identity_accuracy": float(np.mean(same)) if same else np.nan,
-          "median_position_error": float(np.median(distances)) / (
-              2 * PLACEMENT_HALF_WIDTH) if distances else np.nan,
-          "median_rotation_error_deg": float(np.degrees(np.median(shown)))
-                                       if len(shown) else np.nan}
+    true_angles.extend(scenes.poses[k, true_index, 2])
+  rotations = np.degrees(np.array(rotations, np.float64))
+  shows = ~np.isnan(rotations)
+  from_seam = np.degrees(shapes.distance_from_seam(np.array(true_angles)))
+  figures = {"matched_objects": len(same),
+             "identity_accuracy": float(np.mean(same)) if same else np.nan,
+             "median_position_error": float(np.median(distances)) / (
+                 2 * PLACEMENT_HALF_WIDTH) if distances else np.nan,
+             "median_rotation_error_deg": _median(rotations[shows])}
+  # The last band holds its upper edge (the middle of the period).
+  bands = np.minimum(np.digitize(from_seam, SEAM_BANDS_DEG) - 1,
+                     len(SEAM_BANDS_DEG) - 2)
+  for band, (low, high) in enumerate(zip(SEAM_BANDS_DEG[:-1],
+                                         SEAM_BANDS_DEG[1:])):
+    figures[f"median_rotation_error_deg_{low}-{high}_from_seam"] = _median(
+        rotations[shows & (bands == band)])
+  return figures
+
+
+def _median(values: np.ndarray) -> float:
+  """The median of `[M]` values; NaN if there are none."""
+  return float(np.median(values)) if len(values) else np.nan

@@ -72,3 +72,18 @@ def test_rotation_error_is_at_most_half_the_period():
                                  rng.uniform(-10, 10, 1000),
                                  np.zeros(1000, int))
   assert errors.min() >= 0 and errors.max() <= math.pi / 4 + 1e-9
+
+
+def test_distance_from_seam_is_zero_at_the_stated_range_ends():
+  degrees = np.array([-45.0, 44.0, -44.0, 0.0, 90.0, 50.0, 135.0, 10.0])
+  np.testing.assert_allclose(
+      np.degrees(shapes.distance_from_seam(np.radians(degrees))),
+      [0.0, 1.0, 1.0, 45.0, 45.0, 5.0, 0.0, 35.0], atol=1e-9)
+
+
+def test_distance_from_seam_is_the_distance_to_the_nearest_seam():
+  angles = np.random.default_rng(2).uniform(-10, 10, 1000)
+  seams = (np.arange(-8, 9) + 0.5) * shapes.ROTATION_PERIOD
+  nearest = np.abs(angles[:, np.newaxis] - seams).min(axis=1)
+  np.testing.assert_allclose(shapes.distance_from_seam(angles), nearest,
+                             atol=1e-9)

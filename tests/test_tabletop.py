@@ -109,3 +109,11 @@ def test_object_figures_pair_objects_by_nearest_centres():
                              0.052 / (2 * tabletop.PLACEMENT_HALF_WIDTH))
   np.testing.assert_allclose(figures["median_rotation_error_deg"], 3.0,
                              rtol=1e-6)
+  # The cube stands at 0.1 rad, 39.3 degrees from the seam at -45.
+  by_seam = {name: value for name, value in figures.items()
+             if name.endswith("_from_seam")}
+  assert len(by_seam) == len(tabletop.SEAM_BANDS_DEG) - 1
+  np.testing.assert_allclose(
+      by_seam.pop("median_rotation_error_deg_20-45_from_seam"), 3.0,
+      rtol=1e-6)
+  assert np.isnan(list(by_seam.values())).all()
