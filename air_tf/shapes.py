@@ -154,7 +154,7 @@ def distance_from_seam(angle: np.ndarray) -> np.ndarray:
   """How far angles lie from the seam of the period they are stated in.
 
   Angles are stated in `[-ROTATION_PERIOD / 2, ROTATION_PERIOD / 2)` (as
-  the supervised network's labels are): at the seam, the range's two ends,
+  `supervised.py` states its labels): at the seam, the range's two ends,
   two cubes that look the same carry statements a whole period apart.
 
   Args:

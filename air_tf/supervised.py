@@ -70,7 +70,8 @@ def labels(scenes: tabletop.TabletopScenes, indices: np.ndarray) -> Labels:
 
 def _within_one_period(angle: tf.Tensor) -> tf.Tensor:
   """The angle plus whole `shapes.ROTATION_PERIOD`s, in [-period / 2,
-  period / 2)."""
+  period / 2) (whose ends are the seam `shapes.distance_from_seam`
+  measures from)."""
   half = shapes.ROTATION_PERIOD / 2
   return tf.math.floormod(angle + half, shapes.ROTATION_PERIOD) - half
 
