@@ -65,6 +65,11 @@ class AIRConfig(JsonConfig):
       from 14 to 28 px (issue 13: at 0.2, a window for a full-size digit
       cost 8 nats, and models trained on ~15 px ink counted a fifth of
       full-size single digits as two).
+    z_what_prior_components: K; 0: p(z_what) = Normal(0, I), the
+      paper's; K > 0: a mixture of K diagonal normals learnt with the
+      model (its KL estimated at the draw), so that the codes of common
+      objects cost fewer nats than those of rare ones: one window drawing
+      two small digits, or half of a full-size digit.
     z_where_posterior_init_std: roughly the posterior std of (scale, x, y)
       of a fresh network (it is softplus(output) x this / softplus(0)).
       Enough spread for step 2 to stumble on the digit step 1 left: with
@@ -104,6 +109,7 @@ class AIRConfig(JsonConfig):
   decoder_output_bias: float = -2.0
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.4, 1.0, 1.0)
+  z_what_prior_components: int = 0
   z_where_posterior_init_std: tuple[float, float, float] = (0.139, 0.229,
                                                            0.229)
   scale_range: float = 1.3
@@ -123,6 +129,9 @@ class AIRConfig(JsonConfig):
                  "baseline_lstm_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    if self.z_what_prior_components < 0:
+      raise ValueError(f"z_what_prior_components must be >= 0, got "
+                       f"{self.z_what_prior_components}.")
     for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
                  "baseline_hidden"):
       if any(size < 1 for size in getattr(self, name)):

@@ -30,7 +30,7 @@ class AIROutput(NamedTuple):
   # [B, N] log q of step i's drawn discrete latents (z_pres_i; the table-top
   # model adds the identity where present), 0 where none was drawn.
   log_q_discrete: tf.Tensor
-  elbo: tf.Tensor  # [B] ELBO estimate with analytic KLs.
+  elbo: tf.Tensor  # [B] ELBO estimate, KLs exact where closed-form.
   log_weight: tf.Tensor  # [B] log p(x, z, n) - log q(z, n | x) at the sample.
   log_q: tf.Tensor  # [B] log q(z, n | x) at the sample.
 
@@ -43,8 +43,9 @@ def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
 def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
           renderer: Renderer, discrete_what: bool = False,
           reconstruction: Optional[tf.Tensor] = None) -> AIROutput:
-  """Renders a posterior sample and scores it: the ELBO with analytic KLs,
-  the terms of the learning signals, and the importance weight.
+  """Renders a posterior sample and scores it: the ELBO with the KLs exact
+  where they have a closed form (`Prior.kl_what`), the terms of the
+  learning signals, and the importance weight.
 
   Args:
     posterior: the inference network's `Posterior` (or one with the same
@@ -72,7 +73,7 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   q_what = posterior.what_distribution()
   q_pres = posterior.pres_distribution()
   kl_where = z_pres * tfd.kl_divergence(q_where, prior.z_where())
-  kl_what = z_pres * tfd.kl_divergence(q_what, prior.z_what())
+  kl_what = z_pres * prior.kl_what(q_what, posterior.z_what)
   kl_pres = sampled * tfd.kl_divergence(q_pres, prior.z_pres(z_pres_prob))
   elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
 
@@ -117,7 +118,7 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
   sum over N + 1 counts costs N + 1 likelihoods, not N + 1 passes. Its
   gradient with respect to q(z_pres) is exact (no REINFORCE, no baseline),
   and it is the expectation over the count of `score`'s ELBO with the
-  same continuous draws. The analytic KLs stay exact because q(n > i)
+  same continuous draws. The KLs stay exact (or unbiased) because q(n > i)
   depends only on steps before i, not on z_where_i or z_what_i.
 
   Args:
@@ -145,8 +146,8 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
                         exclusive=True)[:, :-1]  # [B, N] q(n > i).
   kl_where = tf.reduce_sum(more_than * tfd.kl_divergence(
       posterior.where_distribution(), prior.z_where()), axis=1)
-  kl_what = tf.reduce_sum(more_than * tfd.kl_divergence(
-      posterior.what_distribution(), prior.z_what()), axis=1)
+  kl_what = tf.reduce_sum(more_than * prior.kl_what(
+      posterior.what_distribution(), posterior.z_what), axis=1)
   kl_count = tfd.kl_divergence(q_count, prior.count(z_pres_prob))
   log_likelihood = tf.reduce_sum(count_probs * log_likelihoods, axis=1)
   return CountEnumeration(posterior, count_probs, log_likelihood, kl_where,
@@ -224,7 +225,8 @@ class AIR(snt.Module):
     super().__init__(name=name)
     self.config = config
     self.prior = Prior(config.max_steps, config.z_what_size,
-                       config.z_where_prior_loc, config.z_where_prior_scale)
+                       config.z_where_prior_loc, config.z_where_prior_scale,
+                       config.z_what_prior_components)
     self.renderer = DecoderRenderer(
         config.canvas_size, config.window_size, config.decoder_hidden,
         config.decoder_output_bias, config.likelihood, config.likelihood_std,
@@ -249,7 +251,8 @@ class AIR(snt.Module):
   def model_variables(self) -> tuple[tf.Variable, ...]:
     """Trainable variables of the generative model and inference network,
     each once (the inference network holds the renderer too)."""
-    rendering = self.renderer.trainable_variables
+    rendering = self.prior.trainable_variables + (
+        self.renderer.trainable_variables)
     known = {variable.ref() for variable in rendering}
     return rendering + tuple(
         variable for variable in self.inference.trainable_variables

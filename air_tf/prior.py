@@ -1,5 +1,6 @@
 """The prior p(n) prod_i p(z_where_i) p(z_what_i) of AIR's generative model."""
 
+import math
 from typing import Sequence
 
 import sonnet as snt
@@ -8,7 +9,11 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
+# Standard deviation of the learnt mixture's initial component means.
+_INITIAL_COMPONENT_SPREAD = 0.3
 
+
+@snt.allow_empty_variables  # The paper's prior has no learnt parameters.
 class Prior(snt.Module):
   """Distributions over the number of objects and their latents.
 
@@ -17,11 +22,15 @@ class Prior(snt.Module):
   all earlier steps did, so p(n = k) = p^k (1 - p) for k < N and p^N for
   k = N. `z_pres_prob` is an argument, not a constant, so that training can
   anneal it.
+
+  p(z_what) is Normal(0, I), the paper's, or a mixture of K diagonal normals
+  learnt with the model: an empirical-Bayes prior under which the codes of
+  the objects scenes hold often cost fewer nats than codes of rare ones.
   """
 
   def __init__(self, max_steps: int, z_what_size: int,
                z_where_loc: Sequence[float], z_where_scale: Sequence[float],
-               name: str = "prior"):
+               z_what_components: int = 0, name: str = "prior"):
     """Constructs the prior.
 
     Args:
@@ -29,6 +38,11 @@ class Prior(snt.Module):
       z_what_size: D, the size of each object's appearance code.
       z_where_loc: mean of (scale, x, y).
       z_where_scale: standard deviation of (scale, x, y).
+      z_what_components: K; 0 for p(z_what) = Normal(0, I), else a learnt
+        mixture of K diagonal normals, which starts as K unit normals about
+        means drawn (with a fixed seed) close to the origin: a fresh
+        network's codes cost about what they cost under Normal(0, I), and
+        the components differ enough to separate.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -36,6 +50,19 @@ class Prior(snt.Module):
     self._z_what_size = z_what_size
     self._z_where_loc = tf.constant(z_where_loc, tf.float32)
     self._z_where_scale = tf.constant(z_where_scale, tf.float32)
+    self._z_what_components = z_what_components
+    if z_what_components:
+      self._component_logits = tf.Variable(
+          tf.zeros([z_what_components]), name="z_what_component_logits")
+      self._component_locs = tf.Variable(
+          _INITIAL_COMPONENT_SPREAD * tf.random.stateless_normal(
+              [z_what_components, z_what_size], seed=[0, 0]),
+          name="z_what_component_locs")
+      # softplus(log(e - 1)) = 1: unit scales at the start.
+      self._component_scale_params = tf.Variable(
+          tf.fill([z_what_components, z_what_size],
+                  math.log(math.e - 1.0)),
+          name="z_what_component_scale_params")
 
   def z_pres(self, z_pres_prob: tf.Tensor) -> tfd.Bernoulli:
     """p(z_pres_i = 1 | z_pres_{i-1} = 1): a scalar Bernoulli."""
@@ -55,10 +82,35 @@ class Prior(snt.Module):
                            reinterpreted_batch_ndims=1)
 
   def z_what(self) -> tfd.Distribution:
-    """p(z_what_i) = Normal(0, I), event [D]."""
-    return tfd.Independent(
-        tfd.Normal(tf.zeros([self._z_what_size]), 1.0),
-        reinterpreted_batch_ndims=1)
+    """p(z_what_i): Normal(0, I) or the learnt mixture, event [D]."""
+    if not self._z_what_components:
+      return tfd.Independent(
+          tfd.Normal(tf.zeros([self._z_what_size]), 1.0),
+          reinterpreted_batch_ndims=1)
+    return tfd.MixtureSameFamily(
+        tfd.Categorical(logits=self._component_logits),
+        tfd.Independent(
+            tfd.Normal(self._component_locs,
+                       tf.nn.softplus(self._component_scale_params)),
+            reinterpreted_batch_ndims=1))
+
+  def kl_what(self, q_what: tfd.Distribution,
+              z_what: tf.Tensor) -> tf.Tensor:
+    """KL(q(z_what_i) || p(z_what_i)) of each object, `[..., B, N]`.
+
+    Exact where it has a closed form (the standard normal); otherwise its
+    one-draw estimate log q(z) - log p(z) at `z_what`, which is unbiased
+    and, reparameterised, differentiable in q and in the learnt prior.
+
+    Args:
+      q_what: q(z_what_i), batch `[B, N]`, event `[D]`.
+      z_what: `[..., B, N, D]` draws from it.
+    """
+    prior = self.z_what()
+    if not self._z_what_components:
+      return tf.broadcast_to(tfd.kl_divergence(q_what, prior),
+                             tf.shape(z_what)[:-1])
+    return q_what.log_prob(z_what) - prior.log_prob(z_what)
 
   def log_prob(self, count: tf.Tensor, z_where: tf.Tensor,
                z_what: tf.Tensor, z_pres_prob: tf.Tensor) -> tf.Tensor:

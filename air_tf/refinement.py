@@ -30,7 +30,8 @@ def count_elbo(model: AIR, images: tf.Tensor, presence: tf.Tensor,
       E_q log p(x | z_1..n) - sum_i<n KL(q(z_i) || p(z_i)) + log p(n)
 
   with the expectation over `num_samples` reparameterised draws (so it is
-  differentiable in the latents) and the KLs analytic.
+  differentiable in the latents) and the KLs exact where they have a
+  closed form (`Prior.kl_what`).
 
   Args:
     model: the `AIR` whose prior and renderer score.
@@ -56,7 +57,7 @@ def count_elbo(model: AIR, images: tf.Tensor, presence: tf.Tensor,
           tf.tile(images, [num_samples, 1, 1])), [num_samples, -1])
   kl = tf.reduce_sum(presence * (
       tfd.kl_divergence(q_where, model.prior.z_where()) +
-      tfd.kl_divergence(q_what, model.prior.z_what())), axis=1)
+      tf.reduce_mean(model.prior.kl_what(q_what, z_what), axis=0)), axis=1)
   count = tf.cast(tf.reduce_sum(presence, axis=1), tf.int32)
   return (tf.reduce_mean(log_likelihood, axis=0) - kl +
           model.prior.count(z_pres_prob).log_prob(count))

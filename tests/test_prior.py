@@ -1,8 +1,14 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
+from air_tf.model import AIR
 from air_tf.prior import Prior
+
+tfd = tfp.distributions
 
 
 def _prior(config):
@@ -77,3 +83,60 @@ def test_log_prob_of_the_count_sums_to_one_over_counts(tiny_config):
   np.testing.assert_allclose(
       np.exp(log_probs - per_object * np.arange(n_max + 1)).sum(), 1.0,
       rtol=1e-5)
+
+
+def _mixture_prior(config, components):
+  return Prior(config.max_steps, config.z_what_size, config.z_where_prior_loc,
+               config.z_where_prior_scale, z_what_components=components)
+
+
+def test_the_standard_normals_kl_is_exact_at_every_draw(tiny_config):
+  prior = _prior(tiny_config)
+  q = tfd.Independent(tfd.Normal(tf.fill([2, 3, 4], 0.5), 0.7), 1)
+  draws = q.sample(5, seed=[1, 2])  # [S, B, N, D]
+  kl = prior.kl_what(q, draws)
+  assert kl.shape == (5, 2, 3)
+  exact = 4 * (np.log(1 / 0.7) + (0.7**2 + 0.5**2) / 2 - 0.5)
+  np.testing.assert_allclose(kl, exact, rtol=1e-5)
+
+
+def test_the_mixture_is_a_density(tiny_config):
+  config = dataclasses.replace(tiny_config, z_what_size=1)
+  prior = _mixture_prior(config, 3)
+  z = np.linspace(-12, 12, 24001, dtype=np.float32)[:, None]
+  density = np.exp(prior.z_what().log_prob(z).numpy().astype(np.float64))
+  np.testing.assert_allclose(np.trapezoid(density, z[:, 0]), 1.0, rtol=1e-5)
+  assert prior.z_what().event_shape == [1]
+
+
+def test_the_mixtures_kl_estimate_is_unbiased(tiny_config):
+  # Every component the standard normal: the mixture is Normal(0, I), whose
+  # KL is known exactly.
+  prior = _mixture_prior(tiny_config, 3)
+  for variable in prior.trainable_variables:
+    if "locs" in variable.name:
+      variable.assign(tf.zeros_like(variable))
+  q = tfd.Independent(tfd.Normal(tf.fill([2, 4], 0.5), 0.7), 1)
+  draws = q.sample(200000, seed=[3, 4])
+  estimate = prior.kl_what(q, draws).numpy()
+  exact = 4 * (np.log(1 / 0.7) + (0.7**2 + 0.5**2) / 2 - 0.5)
+  np.testing.assert_allclose(estimate.mean(0), exact, rtol=0.01)
+  assert estimate.std() > 0.1  # An estimate, not the closed form.
+
+
+def test_the_mixture_is_learnt_with_the_model(tiny_config):
+  model = AIR(dataclasses.replace(tiny_config, z_what_prior_components=3))
+  images = tf.random.stateless_uniform([4, 16, 16], seed=[5, 6])
+  with tf.GradientTape() as tape:
+    elbo = model(images, 0.3, seed=tf.constant([7, 8])).elbo
+  prior_variables = model.prior.trainable_variables
+  assert len(prior_variables) == 3
+  known = {variable.ref() for variable in model.model_variables}
+  assert all(variable.ref() in known for variable in prior_variables)
+  gradients = tape.gradient(elbo, prior_variables)
+  assert all(float(tf.norm(gradient)) > 0 for gradient in gradients)
+
+
+def test_a_negative_number_of_components_is_refused(tiny_config):
+  with pytest.raises(ValueError, match="z_what_prior_components"):
+    dataclasses.replace(tiny_config, z_what_prior_components=-1)
