@@ -69,9 +69,9 @@ class AIRConfig(JsonConfig):
       paper's; K > 0: a mixture of K diagonal normals learnt with the
       model (its KL estimated at the draw), so that the codes of common
       objects cost fewer nats than those of rare ones: one window drawing
-      two small digits, or half of a full-size digit. 16 components, one
-      seed: 97.10% of README's held-out scenes against the default's
-      97.14%, as many pairs counted as one (docs/RESULTS.md, issue 13).
+      two small digits, or half of a full-size digit. 16 components, two
+      seeds: 97.28% of README's held-out scenes against the default's
+      97.29%, as many pairs counted as one (docs/RESULTS.md, issue 13).
     z_where_posterior_init_std: roughly the posterior std of (scale, x, y)
       of a fresh network (it is softplus(output) x this / softplus(0)).
       Enough spread for step 2 to stumble on the digit step 1 left: with
