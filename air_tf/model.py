@@ -251,10 +251,10 @@ class AIR(snt.Module):
   def model_variables(self) -> tuple[tf.Variable, ...]:
     """Trainable variables of the generative model and inference network,
     each once (the inference network holds the renderer too)."""
-    rendering = self.prior.trainable_variables + (
+    generative = self.prior.trainable_variables + (
         self.renderer.trainable_variables)
-    known = {variable.ref() for variable in rendering}
-    return rendering + tuple(
+    known = {variable.ref() for variable in generative}
+    return generative + tuple(
         variable for variable in self.inference.trainable_variables
         if variable.ref() not in known)
 
