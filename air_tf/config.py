@@ -27,12 +27,20 @@ class AIRConfig(JsonConfig):
     canvas_size: (H, W) of the images.
     max_steps: N, the largest number of objects.
     z_what_size: size of each object's appearance code.
-    window_size: side of the glimpse and of the decoded object image. 28
+    window_size: side of the glimpse (and of the decoded object image,
+      unless `object_size` sets it). 28
       draws a full-size MNIST digit at its own resolution: with 20 (the
       public reproductions'), full-size digits cramped in their windows
       were split in two (5 seeds on scenes not used to choose it: 28 px
       digits 97.6% against 96.2%, all digits 96.9% against 96.7%;
       docs/RESULTS.md, issue 13).
+    object_size: side of the object image the decoder draws, which the
+      spatial transformer stretches over the object's window; None: the
+      window's `window_size`. Below it, the drawing's detail is fixed
+      relative to the window, as a digit's is relative to its size: a
+      window drawing two small digits then draws each with that many
+      fewer pixels, so the composite costs likelihood where a single
+      digit of any size does not.
     lstm_size: units of the inference LSTM.
     encoder_hidden: hidden sizes of the glimpse encoder MLP.
     decoder_hidden: hidden sizes of the object decoder MLP.
@@ -98,6 +106,7 @@ class AIRConfig(JsonConfig):
   max_steps: int = 3
   z_what_size: int = 50
   window_size: int = 28
+  object_size: Optional[int] = None
   lstm_size: int = 256
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)
@@ -119,6 +128,11 @@ class AIRConfig(JsonConfig):
   z_pres_floor: float = 0.0
 
   @property
+  def decoded_size(self) -> int:
+    """Side of the object image the decoder draws."""
+    return self.window_size if self.object_size is None else self.object_size
+
+  @property
   def image_shape(self) -> tuple[int, ...]:
     """Shape of one image, `(H, W)`: grey."""
     return tuple(self.canvas_size)
@@ -131,6 +145,9 @@ class AIRConfig(JsonConfig):
                  "baseline_lstm_size"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+    if self.object_size is not None and self.object_size < 1:
+      raise ValueError(f"object_size must be None or >= 1, got "
+                       f"{self.object_size}.")
     if self.z_what_prior_components < 0:
       raise ValueError(f"z_what_prior_components must be >= 0, got "
                        f"{self.z_what_prior_components}.")

@@ -228,7 +228,7 @@ class AIR(snt.Module):
                        config.z_where_prior_loc, config.z_where_prior_scale,
                        config.z_what_prior_components)
     self.renderer = DecoderRenderer(
-        config.canvas_size, config.window_size, config.decoder_hidden,
+        config.canvas_size, config.decoded_size, config.decoder_hidden,
         config.decoder_output_bias, config.likelihood, config.likelihood_std,
         config.likelihood_background_std)
     self.inference = InferenceNetwork(

@@ -114,7 +114,7 @@ class DecoderRenderer(Renderer):
   """AIR's learned renderer: an MLP decodes z_what into a window-sized
   object image, which the spatial transformer places at z_where."""
 
-  def __init__(self, canvas_size: tuple[int, int], window_size: int,
+  def __init__(self, canvas_size: tuple[int, int], object_size: int,
                hidden_sizes: tuple[int, ...], output_bias: float,
                likelihood: str, likelihood_std: float,
                likelihood_background_std: Optional[float] = None,
@@ -123,7 +123,7 @@ class DecoderRenderer(Renderer):
 
     Args:
       canvas_size: (H, W) of the images.
-      window_size: side of the decoded object image.
+      object_size: side of the decoded object image.
       hidden_sizes: hidden layer sizes of the decoder MLP.
       output_bias: added to the decoder's logits before the sigmoid, so that
         objects start almost empty.
@@ -136,16 +136,16 @@ class DecoderRenderer(Renderer):
     """
     super().__init__(canvas_size, likelihood, likelihood_std, name=name,
                      likelihood_background_std=likelihood_background_std)
-    self._window_size = window_size
+    self._object_size = object_size
     self._output_bias = output_bias
-    self._decoder = snt.nets.MLP(list(hidden_sizes) + [window_size ** 2],
+    self._decoder = snt.nets.MLP(list(hidden_sizes) + [object_size ** 2],
                                  activate_final=False, name="decoder")
 
   def decode(self, z_what: tf.Tensor) -> tf.Tensor:
-    """Object images in (0, 1), `[M, D] -> [M, window, window]`."""
+    """Object images in (0, 1), `[M, D] -> [M, object_size, object_size]`."""
     logits = self._decoder(z_what) + self._output_bias
     return tf.reshape(tf.sigmoid(logits),
-                      [-1, self._window_size, self._window_size])
+                      [-1, self._object_size, self._object_size])
 
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
     return spatial_transformer.window_to_canvas(

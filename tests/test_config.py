@@ -16,10 +16,20 @@ def test_json_round_trip():
     ({"likelihood": "bernoulli", "likelihood_background_std": 0.1},
      "likelihood_background_std"),
     ({"scale_range": 3.0}, "scale_range"),
+    ({"object_size": 0}, "object_size"),
 ])
 def test_bad_configs_say_what_is_wrong(changes, message):
   with pytest.raises(ValueError, match=message):
     AIRConfig(**changes)
+
+
+def test_the_decoder_draws_at_the_window_s_size_unless_told():
+  assert AIRConfig(window_size=28).decoded_size == 28
+  config = AIRConfig(window_size=28, object_size=14)
+  assert config.decoded_size == 14
+  assert AIRConfig.from_json(config.to_json()) == config
+  # Runs saved before the field existed load with the window's size.
+  assert AIRConfig.from_json('{"window_size": 20}').decoded_size == 20
 
 
 def test_unknown_fields_are_named():

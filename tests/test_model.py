@@ -32,6 +32,17 @@ def test_outputs_have_fixed_shapes(model_and_output, tiny_config):
     assert np.isfinite(value).all()
 
 
+def test_the_decoder_may_draw_coarser_than_the_glimpse(tiny_config):
+  config = dataclasses.replace(tiny_config,
+                               object_size=tiny_config.window_size // 2)
+  model = AIR(config)
+  output = model(tf.random.stateless_uniform([4, 16, 16], [1, 2]), 0.3,
+                 seed=SEED)
+  assert output.reconstruction.shape == (4, 16, 16)
+  assert variable_named(model.renderer, "decoder/linear_1/b").shape == (
+      config.object_size ** 2,)
+
+
 def test_nothing_after_the_first_absent_step_counts(model_and_output):
   model, _, output = model_and_output
   z_pres = output.posterior.z_pres.numpy()
