@@ -41,6 +41,13 @@ class AIRConfig(JsonConfig):
       window drawing two small digits then draws each with that many
       fewer pixels, so the composite costs likelihood where a single
       digit of any size does not.
+    area_rendering: each canvas pixel is the mean of the decoded object
+      over the pixel's area, not the object's value at the pixel's
+      centre. A window smaller than the object image (any object under
+      `object_size` pixels) otherwise reads the drawing at every other
+      pixel or so, where its sub-pixel position puts the grid, and its
+      thin strokes flicker in and out; the multi-MNIST scenes' small
+      digits are area means of MNIST's.
     lstm_size: units of the inference LSTM.
     encoder_hidden: hidden sizes of the glimpse encoder MLP.
     decoder_hidden: hidden sizes of the object decoder MLP.
@@ -107,6 +114,7 @@ class AIRConfig(JsonConfig):
   z_what_size: int = 50
   window_size: int = 28
   object_size: Optional[int] = None
+  area_rendering: bool = False
   lstm_size: int = 256
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)

@@ -118,7 +118,7 @@ class DecoderRenderer(Renderer):
                hidden_sizes: tuple[int, ...], output_bias: float,
                likelihood: str, likelihood_std: float,
                likelihood_background_std: Optional[float] = None,
-               name: str = "renderer"):
+               area_rendering: bool = False, name: str = "renderer"):
     """Constructs the renderer.
 
     Args:
@@ -132,11 +132,15 @@ class DecoderRenderer(Renderer):
         (where the canvas is ink).
       likelihood_background_std: its standard deviation where the canvas
         is empty (see `Renderer`).
+      area_rendering: each canvas pixel is the object image's mean over
+        the pixel's area (`spatial_transformer.window_to_canvas`), not its
+        value at the pixel's centre.
       name: the module's name.
     """
     super().__init__(canvas_size, likelihood, likelihood_std, name=name,
                      likelihood_background_std=likelihood_background_std)
     self._object_size = object_size
+    self._area_rendering = area_rendering
     self._output_bias = output_bias
     self._decoder = snt.nets.MLP(list(hidden_sizes) + [object_size ** 2],
                                  activate_final=False, name="decoder")
@@ -149,4 +153,5 @@ class DecoderRenderer(Renderer):
 
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
     return spatial_transformer.window_to_canvas(
-        self.decode(z_what), z_where, self.canvas_size)
+        self.decode(z_what), z_where, self.canvas_size,
+        area=self._area_rendering)

@@ -57,10 +57,38 @@ def test_crop_of_channels_is_the_crop_of_each_channel():
         st.canvas_to_window(canvas[..., channel], z_where, 12), atol=1e-5)
 
 
-@pytest.mark.parametrize("function", ["crop", "render"])
+@pytest.mark.parametrize("object_size", [20, 5])  # Shrunk 2x, enlarged 2x.
+def test_area_rendering_keeps_the_ink_wherever_the_window_lands(object_size):
+  # A window of 10 canvas pixels, at sub-pixel offsets: an object's ink
+  # (its sum times a pixel's area) lands on the canvas whole.
+  rng = np.random.default_rng(4)
+  objects = np.zeros([6, object_size, object_size], np.float32)
+  objects[:, :, object_size // 2] = 1.0  # A one-pixel line.
+  objects += rng.uniform(size=objects.shape).astype(np.float32)
+  z_where = np.stack([_aligned_z_where(12, 15) + [0.0, dx, dy]
+                      for dx, dy in rng.uniform(-0.05, 0.05, [6, 2])])
+  area = st.window_to_canvas(objects, z_where.astype(np.float32),
+                             (CANVAS, CANVAS), area=True).numpy()
+  pixel_area = (WINDOW / object_size) ** 2
+  np.testing.assert_allclose(area.sum(axis=(1, 2)),
+                             objects.sum(axis=(1, 2)) * pixel_area, rtol=1e-4)
+  if object_size > WINDOW:
+    # Point sampling reads a shrunk object's pixels unevenly: its ink
+    # changes with the window's sub-pixel position.
+    point = st.window_to_canvas(objects, z_where.astype(np.float32),
+                                (CANVAS, CANVAS)).numpy()
+    assert np.ptp(point.sum(axis=(1, 2)) /
+                  objects.sum(axis=(1, 2))) > 10 * np.ptp(
+                      area.sum(axis=(1, 2)) / objects.sum(axis=(1, 2)))
+
+
+@pytest.mark.parametrize("function", ["crop", "render", "render_area"])
 def test_gradients_match_finite_differences(function):
   rng = np.random.default_rng(1)
-  z_where = tf.constant([[1.7, 0.13, -0.21], [2.3, -0.31, 0.17]], tf.float64)
+  # Kept off the kernels' corners (a pixel's footprint ending where the
+  # triangle does), where the sampled canvas has a kink and finite
+  # differences err by O(delta).
+  z_where = tf.constant([[1.7, 0.13, -0.21], [2.3, -0.31, 0.19]], tf.float64)
   if function == "crop":
     source = tf.constant(rng.uniform(size=[2, 12, 12]), tf.float64)
     apply = lambda image, where: st.canvas_to_window(
@@ -68,7 +96,8 @@ def test_gradients_match_finite_differences(function):
   else:
     source = tf.constant(rng.uniform(size=[2, 7, 7]), tf.float64)
     apply = lambda image, where: st.window_to_canvas(
-        tf.cast(image, tf.float32), tf.cast(where, tf.float32), (12, 12))
+        tf.cast(image, tf.float32), tf.cast(where, tf.float32), (12, 12),
+        area=function == "render_area")
   analytic, numeric = tf.test.compute_gradient(
       lambda image, where: tf.cast(apply(image, where), tf.float64),
       [source, z_where], delta=1e-3)
