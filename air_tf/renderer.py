@@ -111,8 +111,9 @@ class Renderer(snt.Module, abc.ABC):
 
 
 class DecoderRenderer(Renderer):
-  """AIR's learned renderer: an MLP decodes z_what into a window-sized
-  object image, which the spatial transformer places at z_where."""
+  """AIR's learned renderer: an MLP decodes z_what into an object image,
+  which the spatial transformer stretches over the window z_where
+  describes."""
 
   def __init__(self, canvas_size: tuple[int, int], object_size: int,
                hidden_sizes: tuple[int, ...], output_bias: float,

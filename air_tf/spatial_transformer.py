@@ -24,11 +24,14 @@ Rendering may instead give each canvas pixel the mean of the (bilinearly
 interpolated) object image over the pixel's area (`area=True`): the
 kernel is the triangle integrated over the pixel's footprint, in closed
 form. Where a window is smaller than the object image (a small object),
-point sampling reads every other pixel of the drawing, wherever the
-window's sub-pixel position puts the grid; the area mean shrinks a
-drawing as a camera, or the area-averaging resize that makes the small
-digits of the multi-MNIST scenes, does, the same at every position.
+point sampling reads about every other pixel of the drawing, which ones
+depending on the window's sub-pixel position. The area mean shrinks a
+drawing the way a camera does, and the way the area-averaging resize
+that makes the multi-MNIST scenes' small digits does: the same at every
+position.
 """
+
+from typing import Optional
 
 import tensorflow as tf
 
@@ -98,7 +101,7 @@ def _clamp_scale(z_where: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 
 def _separable_sample(image: tf.Tensor, rows_at: tf.Tensor,
                       columns_at: tf.Tensor,
-                      footprints: tuple[tf.Tensor, tf.Tensor] = None
+                      footprints: Optional[tuple[tf.Tensor, tf.Tensor]] = None
                       ) -> tf.Tensor:
   """Samples `[B, H, W]` or `[B, H, W, C]` images on the grid rows_at x
   columns_at: at points, or averaged over `footprints` (each `[B, 1]`,
