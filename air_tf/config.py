@@ -45,10 +45,10 @@ class AIRConfig(JsonConfig):
       counted as one (docs/RESULTS.md, issue 13): few are composites.
     area_rendering: each canvas pixel is the mean of the decoded object
       over the pixel's area, not the object's value at the pixel's
-      centre. A window smaller than the object image (any object under
-      `object_size` pixels) otherwise reads the drawing at every other
-      pixel or so, where its sub-pixel position puts the grid, and its
-      thin strokes flicker in and out; the multi-MNIST scenes' small
+      centre. A window narrower in canvas pixels than the object image
+      otherwise reads the drawing at about every other pixel, which ones
+      set by its sub-pixel position, and thin strokes flicker in and
+      out; the multi-MNIST scenes' small
       digits are area means of MNIST's. One seed: a 100-sample bound 5
       nats higher, and 97.57% of README's held-out scenes counted right
       against the default's 97.54% (docs/RESULTS.md, issue 13).

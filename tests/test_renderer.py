@@ -68,18 +68,14 @@ def test_a_coarser_object_image_is_stretched_over_the_same_window():
   # A decoder with zero weights draws a uniform object; how many pixels it
   # has changes how finely it is drawn, not where.
   z_where = tf.constant([[2.0, 0.0, 0.0]])
-  canvases = []
   for object_size in (3, 6, 12):
     renderer = DecoderRenderer((24, 24), object_size, (8,), 0.0, "normal",
                                0.3)
-    renderer.decode(tf.zeros([1, 2]))  # Creates the decoder's variables.
+    assert renderer.decode(tf.zeros([1, 2])).shape == (1, object_size,
+                                                       object_size)
     for variable in renderer.trainable_variables:
       variable.assign(tf.zeros_like(variable))
     canvas = renderer.render_object(z_where, tf.zeros([1, 2]))[0].numpy()
-    canvases.append(canvas)
-    assert renderer.decode(tf.zeros([1, 2])).shape == (1, object_size,
-                                                       object_size)
-  for canvas in canvases:
     # The window is the canvas's middle half, 6:18; inside its border
     # pixels every size draws sigmoid(0), and nothing beyond half an
     # object pixel (2 canvas pixels at size 3) outside it.
