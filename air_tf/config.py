@@ -91,6 +91,13 @@ class AIRConfig(JsonConfig):
       two small digits, or half of a full-size digit. 16 components, two
       seeds: 97.28% of README's held-out scenes against the default's
       97.29%, as many pairs counted as one (docs/RESULTS.md, issue 13).
+    ink_contact_cost: nats the prior charges per unit of ink an object
+      draws on or beside the ink of the objects before it
+      (`renderer.ink_contact`), an unnormalised factor
+      exp(-cost * contact) of p(z): the multi-MNIST scenes' digits never
+      touch, so two objects that share one digit's strokes explain the
+      image with a scene the data never holds. 0: off (the paper's
+      prior); not meant for layouts whose objects overlap.
     z_where_posterior_init_std: roughly the posterior std of (scale, x, y)
       of a fresh network (it is softplus(output) x this / softplus(0)).
       Enough spread for step 2 to stumble on the digit step 1 left: with
@@ -133,6 +140,7 @@ class AIRConfig(JsonConfig):
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.4, 1.0, 1.0)
   z_what_prior_components: int = 0
+  ink_contact_cost: float = 0.0
   z_where_posterior_init_std: tuple[float, float, float] = (0.139, 0.229,
                                                            0.229)
   scale_range: float = 1.3
@@ -168,6 +176,9 @@ class AIRConfig(JsonConfig):
       if any(size < 1 for size in getattr(self, name)):
         raise ValueError(f"{name} must be layer sizes >= 1, got "
                          f"{getattr(self, name)}.")
+    if self.ink_contact_cost < 0:
+      raise ValueError(f"ink_contact_cost must be >= 0, got "
+                       f"{self.ink_contact_cost}.")
     if self.likelihood not in LIKELIHOODS:
       raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got "
                        f"{self.likelihood!r}.")

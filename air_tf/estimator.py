@@ -13,7 +13,7 @@ input-dependent estimate of it (NVIL, Mnih & Gregor 2014) that sees only
 what was known before z_pres_i was drawn, so it cuts variance without bias.
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import sonnet as snt
 import tensorflow as tf
@@ -156,7 +156,8 @@ class SignalNormalizer(snt.Module):
 
 
 def learning_signals(log_likelihood: tf.Tensor, kl_where: tf.Tensor,
-                     kl_what: tf.Tensor, kl_pres: tf.Tensor) -> tf.Tensor:
+                     kl_what: tf.Tensor, kl_pres: tf.Tensor,
+                     contact: Optional[tf.Tensor] = None) -> tf.Tensor:
   """Per-step learning signals: the ELBO terms downstream of each z_pres.
 
   Args:
@@ -164,13 +165,18 @@ def learning_signals(log_likelihood: tf.Tensor, kl_where: tf.Tensor,
     kl_where: `[B, N]` KL of z_where per step, already masked by z_pres_i.
     kl_what: `[B, N]` KL of z_what per step, already masked by z_pres_i.
     kl_pres: `[B, N]` KL of z_pres per step, already masked by z_pres_{i-1}.
+    contact: `[B, N]` the prior's contact nats per step
+      (`AIROutput.contact`), or None.
 
   Returns:
-    `[B, N]`: signal_i = log p(x | z) - sum_{j >= i} (kl_where_j + kl_what_j)
-    - sum_{j > i} kl_pres_j. The KL of z_pres_i itself is left out: it is
-    an expectation over z_pres_i, not a function of the sample.
+    `[B, N]`: signal_i = log p(x | z) - sum_{j >= i} (kl_where_j + kl_what_j
+    + contact_j) - sum_{j > i} kl_pres_j. The KL of z_pres_i itself is left
+    out: it is an expectation over z_pres_i, not a function of the sample.
   """
-  object_kl = tf.cumsum(kl_where + kl_what, axis=1, reverse=True)
+  object_cost = kl_where + kl_what
+  if contact is not None:
+    object_cost += contact
+  object_kl = tf.cumsum(object_cost, axis=1, reverse=True)
   later_pres_kl = tf.cumsum(kl_pres, axis=1, reverse=True, exclusive=True)
   return log_likelihood[:, tf.newaxis] - object_kl - later_pres_kl
 

@@ -12,7 +12,7 @@ from air_tf.estimator import Baseline
 from air_tf.inference import (BatchPart, InferenceNetwork, Posterior,
                               count_distribution)
 from air_tf.prior import Prior
-from air_tf.renderer import DecoderRenderer, Renderer
+from air_tf.renderer import DecoderRenderer, Renderer, ink_contact
 
 tfd = tfp.distributions
 
@@ -26,6 +26,9 @@ class AIROutput(NamedTuple):
   kl_where: tf.Tensor  # [B, N] KL(q(z_where_i) || p) where z_pres_i = 1.
   kl_what: tf.Tensor  # [B, N] KL(q(z_what_i) || p) where z_pres_i = 1.
   kl_pres: tf.Tensor  # [B, N] KL(q(z_pres_i) || p) where z_pres_i was drawn.
+  # [B, N] nats the prior charges object i for touching the ones before it
+  # (`AIRConfig.ink_contact_cost`), 0 where absent or off.
+  contact: tf.Tensor
   sampled: tf.Tensor  # [B, N] 1 where z_pres_i was drawn (z_pres_{i-1} = 1).
   # [B, N] log q of step i's drawn discrete latents (z_pres_i; the table-top
   # model adds the identity where present), 0 where none was drawn.
@@ -42,7 +45,8 @@ def presence_before(z_pres: tf.Tensor) -> tf.Tensor:
 
 def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
           renderer: Renderer, discrete_what: bool = False,
-          reconstruction: Optional[tf.Tensor] = None) -> AIROutput:
+          reconstruction: Optional[tf.Tensor] = None,
+          contact: Optional[tf.Tensor] = None) -> AIROutput:
   """Renders a posterior sample and scores it: the ELBO with the KLs exact
   where they have a closed form (`Prior.kl_what`), the terms of the
   learning signals, and the importance weight.
@@ -59,6 +63,8 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
       reparameterised.
     reconstruction: `[B, ...]` the canvas of the posterior's present
       objects where it is already drawn; None: rendered here.
+    contact: `[B, N]` nats of the prior's contact factor per object
+      (`AIROutput.contact`); None: none.
 
   Returns:
     The `AIROutput`.
@@ -75,7 +81,10 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   kl_where = z_pres * tfd.kl_divergence(q_where, prior.z_where())
   kl_what = z_pres * prior.kl_what(q_what, posterior.z_what)
   kl_pres = sampled * tfd.kl_divergence(q_pres, prior.z_pres(z_pres_prob))
-  elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres, 1)
+  if contact is None:
+    contact = tf.zeros_like(z_pres)
+  elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres + contact,
+                                        1)
 
   # A relaxed z_pres counts where it rounds to 1.
   count = tf.reduce_sum(tf.cast(z_pres > 0.5, tf.int32), axis=1)
@@ -85,9 +94,10 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   log_q_discrete = log_q_pres + log_q_what if discrete_what else log_q_pres
   log_q = tf.reduce_sum(log_q_pres + log_q_where + log_q_what, axis=1)
   log_weight = (log_likelihood + prior.log_prob(
-      count, posterior.z_where, posterior.z_what, z_pres_prob) - log_q)
+      count, posterior.z_where, posterior.z_what, z_pres_prob) -
+                tf.reduce_sum(contact, axis=1) - log_q)
   return AIROutput(posterior, count, reconstruction, log_likelihood,
-                   kl_where, kl_what, kl_pres, sampled, log_q_discrete, elbo,
+                   kl_where, kl_what, kl_pres, contact, sampled, log_q_discrete, elbo,
                    log_weight, log_q)
 
 
@@ -101,12 +111,15 @@ class CountEnumeration(NamedTuple):
   kl_where: tf.Tensor  # sum_i q(n > i) KL(q(z_where_i) || p).
   kl_what: tf.Tensor  # sum_i q(n > i) KL(q(z_what_i) || p).
   kl_count: tf.Tensor  # KL(q(n) || p(n)).
-  elbo: tf.Tensor  # log_likelihood - kl_count - kl_where - kl_what.
+  contact: tf.Tensor  # sum_i q(n > i) contact_i (`AIROutput.contact`).
+  # log_likelihood - kl_count - kl_where - kl_what - contact.
+  elbo: tf.Tensor
 
 
 def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
                      images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
-                     renderer: Renderer) -> CountEnumeration:
+                     renderer: Renderer,
+                     contact: Optional[tf.Tensor] = None) -> CountEnumeration:
   """The ELBO with the number of objects summed out exactly:
 
       sum_n q(n) [log p(x | z_1..n) + log p(n) - log q(n)]
@@ -130,6 +143,8 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
     z_pres_prob: scalar prior probability of one more object.
     prior: p(n, z_where, z_what).
     renderer: p(x | z).
+    contact: `[B, N]` nats of the prior's contact factor of each step's
+      object with the ones before it, all present; None: none.
 
   Returns:
     The `CountEnumeration`.
@@ -149,10 +164,13 @@ def enumerate_counts(posterior: Posterior, objects: tf.Tensor,
   kl_what = tf.reduce_sum(more_than * prior.kl_what(
       posterior.what_distribution(), posterior.z_what), axis=1)
   kl_count = tfd.kl_divergence(q_count, prior.count(z_pres_prob))
+  expected_contact = (tf.zeros_like(kl_count) if contact is None else
+                      tf.reduce_sum(more_than * contact, axis=1))
   log_likelihood = tf.reduce_sum(count_probs * log_likelihoods, axis=1)
-  return CountEnumeration(posterior, count_probs, log_likelihood, kl_where,
-                          kl_what, kl_count,
-                          log_likelihood - kl_count - kl_where - kl_what)
+  return CountEnumeration(
+      posterior, count_probs, log_likelihood, kl_where, kl_what, kl_count,
+      expected_contact,
+      log_likelihood - kl_count - kl_where - kl_what - expected_contact)
 
 
 def elbo_of_count(output: AIROutput, counts: tf.Tensor,
@@ -324,7 +342,15 @@ class AIR(snt.Module):
                                      draws_as_values, relaxed_temperature)
     return score(posterior, images, z_pres_prob, self.prior, self.renderer,
                  reconstruction=self.renderer.compose(posterior.z_pres,
-                                                      objects))
+                                                      objects),
+                 contact=self._contact(posterior.z_pres, objects))
+
+  def _contact(self, z_pres: tf.Tensor,
+               objects: tf.Tensor) -> Optional[tf.Tensor]:
+    """`[B, N]` the nats of the prior's contact factor, None when off."""
+    if not self.config.ink_contact_cost:
+      return None
+    return self.config.ink_contact_cost * ink_contact(z_pres, objects)
 
   def _infer(self, images: tf.Tensor, seed: Optional[tf.Tensor],
              sample: bool, presence: Optional[tf.Tensor],
@@ -361,7 +387,8 @@ class AIR(snt.Module):
     posterior, objects = self._infer(images, seed, True, every_step,
                                      batch_part, learn_presence)
     return enumerate_counts(posterior, objects, images, z_pres_prob,
-                            self.prior, self.renderer)
+                            self.prior, self.renderer,
+                            self._contact(every_step, objects))
 
   def count_elbos(self, images: tf.Tensor,
                   z_pres_prob: tf.Tensor) -> tf.Tensor:

@@ -110,6 +110,27 @@ class Renderer(snt.Module, abc.ABC):
             (self._likelihood_std - self._likelihood_background_std) * ink)
 
 
+def ink_contact(z_pres: tf.Tensor, objects: tf.Tensor) -> tf.Tensor:
+  """How much each present object draws on or beside the ink of the
+  present objects before it, `[B, N], [B, N, H, W] -> [B, N]`.
+
+  Object i's contact is sum_pixels object_i * dilate(canvas_<i), where
+  canvas_<i is the sum of the present objects before i and `dilate` takes
+  the maximum over each pixel's 3 x 3 neighbourhood: objects whose inks
+  stand one empty pixel apart (as the multi-MNIST scenes' digits always
+  do) have almost none; two objects that share a digit's strokes, or touch
+  where one digit was cut in two, have as much as the ink they share. It is
+  0 where z_pres_i is 0.
+  """
+  present = z_pres[:, :, tf.newaxis, tf.newaxis] * objects
+  before = tf.cumsum(present, axis=1, exclusive=True)
+  height, width = objects.shape[2], objects.shape[3]
+  dilated = tf.nn.max_pool2d(tf.reshape(before, [-1, height, width, 1]),
+                             ksize=3, strides=1, padding="SAME")
+  return tf.reduce_sum(
+      present * tf.reshape(dilated, tf.shape(objects)), axis=[2, 3])
+
+
 class DecoderRenderer(Renderer):
   """AIR's learned renderer: an MLP decodes z_what into an object image,
   which the spatial transformer stretches over the window z_where

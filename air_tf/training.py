@@ -448,7 +448,7 @@ class Trainer(tf.Module):
         else:
           signals = estimator.learning_signals(
               output.log_likelihood, output.kl_where, output.kl_what,
-              output.kl_pres)
+              output.kl_pres, output.contact)
           centre = (estimator.leave_one_out_means(signals, samples)
                     if samples > 1 else self.normalizer.mean)
           baseline = model.baseline(images, posterior.z_pres,
@@ -517,6 +517,7 @@ def _sampled_logs(output) -> dict[str, tf.Tensor]:
       "kl_where": batch_mean_of_sum(output.kl_where),
       "kl_what": batch_mean_of_sum(output.kl_what),
       "kl_pres": batch_mean_of_sum(output.kl_pres),
+      "contact": batch_mean_of_sum(output.contact),
       "mean_count": tf.reduce_mean(tf.cast(output.count, tf.float32)),
   }
 
@@ -534,5 +535,6 @@ def _enumeration_logs(output) -> dict[str, tf.Tensor]:
       "kl_where": tf.reduce_mean(output.kl_where),
       "kl_what": tf.reduce_mean(output.kl_what),
       "kl_pres": tf.reduce_mean(output.kl_count),
+      "contact": tf.reduce_mean(output.contact),
       "mean_count": tf.reduce_mean(tf.reduce_sum(probs * counts, axis=1)),
   }

@@ -17,6 +17,7 @@ def test_json_round_trip():
      "likelihood_background_std"),
     ({"scale_range": 3.0}, "scale_range"),
     ({"object_size": 0}, "object_size"),
+    ({"ink_contact_cost": -1.0}, "ink_contact_cost"),
 ])
 def test_bad_configs_say_what_is_wrong(changes, message):
   with pytest.raises(ValueError, match=message):

@@ -17,6 +17,13 @@ def test_learning_signals_keep_only_downstream_terms():
                                        kl_pres)
   np.testing.assert_allclose(
       signals, [[100 - 77 - 0.6, 100 - 66 - 0.4, 100 - 44]], rtol=1e-6)
+  # The prior's contact nats are charged like an object's KL.
+  contact = tf.constant([[0.0, 3.0, 5.0]])
+  np.testing.assert_allclose(
+      estimator.learning_signals(log_likelihood, kl_where, kl_what, kl_pres,
+                                 contact),
+      estimator.learning_signals(log_likelihood, kl_where, kl_what + contact,
+                                 kl_pres), rtol=1e-6)
 
 
 def _toy_gradients(num_samples, baseline_fn, seed=0, samples_per_image=1):

@@ -180,6 +180,42 @@ def test_enumerated_elbo_is_the_sampled_elbo_summed_over_the_count(
       enumeration.kl_where - enumeration.kl_what, rtol=1e-6)
 
 
+def test_the_contact_cost_is_charged_where_objects_touch(tiny_config):
+  model = AIR(tiny_config)
+  images = tf.random.stateless_uniform([64, 16, 16], [1, 2])
+  n, seed = tiny_config.max_steps, tf.constant([3, 4])
+  free = model(images, 0.3, seed=seed)
+  free_enumeration = model.enumerate_counts(images, 0.3, seed)
+  model.config = dataclasses.replace(tiny_config, ink_contact_cost=2.0)
+  charged = model(images, 0.3, seed=seed)
+  enumeration = model.enumerate_counts(images, 0.3, seed)
+  # The draws are the same; only the prior's factor differs.
+  np.testing.assert_array_equal(charged.posterior.z_pres,
+                                free.posterior.z_pres)
+  contact = charged.contact.numpy()
+  np.testing.assert_array_equal(free.contact, 0.0)
+  np.testing.assert_array_equal(contact[free.posterior.z_pres == 0], 0.0)
+  np.testing.assert_array_equal(contact[:, 0], 0.0)
+  assert (contact > 0.01).any()
+  for scored in ("elbo", "log_weight"):
+    np.testing.assert_allclose(
+        getattr(charged, scored),
+        getattr(free, scored) - contact.sum(axis=1), rtol=1e-5)
+  # Summed over the count, it is the expectation of the sampled ELBOs.
+  probs = enumeration.count_probs.numpy()
+  expected = sum(
+      probs[:, count] * model(
+          images, 0.3, seed=seed,
+          presence=tf.sequence_mask(tf.fill([64], count), n,
+                                    dtype=tf.float32)).elbo
+      for count in range(n + 1))
+  np.testing.assert_allclose(enumeration.elbo, expected, rtol=1e-5)
+  assert (enumeration.contact.numpy() > 0.01).any()
+  np.testing.assert_allclose(enumeration.elbo,
+                             free_enumeration.elbo - enumeration.contact,
+                             rtol=1e-5)
+
+
 def _assert_presence_gradient_is_the_derivative(model, elbo, step):
   """The gradient of sum(elbo()) (`[B]`) in the first step's presence
   bias matches its central difference, and is not negligible."""

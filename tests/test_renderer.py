@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from air_tf import spatial_transformer
 from air_tf.inference import InferenceNetwork
-from air_tf.renderer import DecoderRenderer, Renderer
+from air_tf.renderer import DecoderRenderer, Renderer, ink_contact
 
 
 class SquareRenderer(Renderer):
@@ -29,6 +29,23 @@ def _latents():
   z_where = tf.constant([[[2.0, -0.5, -0.5], [2.0, 0.5, 0.5]]])
   z_what = tf.constant([[[5.0, 0.0], [5.0, 0.0]]])
   return z_where, z_what
+
+
+def test_ink_contact_is_ink_on_or_beside_the_objects_before():
+  objects = np.zeros([1, 4, 7, 7], np.float32)
+  objects[0, 0, 1, 1] = 1.0
+  objects[0, 1, 3, 3] = 1.0  # One empty pixel from the first, diagonally.
+  objects[0, 2, 2, 2] = 0.5  # Touches both, diagonally.
+  objects[0, 3, 1:4, 1] = 0.25  # On the first, beside the third.
+  contact = lambda z_pres: ink_contact(tf.constant([z_pres]),
+                                       tf.constant(objects)).numpy()[0]
+  np.testing.assert_allclose(contact([1.0, 1.0, 1.0, 1.0]),
+                             [0.0, 0.0, 0.5, 0.625], rtol=1e-6)
+  # Absent objects neither pay nor are paid against.
+  np.testing.assert_allclose(contact([1.0, 1.0, 0.0, 1.0]),
+                             [0.0, 0.0, 0.0, 0.5], rtol=1e-6)
+  np.testing.assert_allclose(contact([0.0, 1.0, 1.0, 0.0]),
+                             [0.0, 0.0, 0.5, 0.0], rtol=1e-6)
 
 
 def test_the_canvas_is_the_sum_of_the_present_objects():
