@@ -179,7 +179,7 @@ def elbo_of_count(output: AIROutput, counts: tf.Tensor,
   `counts` (`[B]`) steps present, scored with log p(n) (`count_prior`)
   where the ELBO of a drawn count has q(z_pres)'s KL."""
   return output.log_likelihood + count_prior.log_prob(counts) - tf.reduce_sum(
-      output.kl_where + output.kl_what, axis=1)
+      output.kl_where + output.kl_what + output.contact, axis=1)
 
 
 def elbos_by_count(model, images: tf.Tensor,

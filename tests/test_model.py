@@ -214,6 +214,14 @@ def test_the_contact_cost_is_charged_where_objects_touch(tiny_config):
   np.testing.assert_allclose(enumeration.elbo,
                              free_enumeration.elbo - enumeration.contact,
                              rtol=1e-5)
+  # Counting by the ELBO charges it too.
+  every_step = model(images, 0.3, sample=False, presence=tf.ones([64, n]))
+  expected = (every_step.log_likelihood - tf.reduce_sum(
+      every_step.kl_where + every_step.kl_what + every_step.contact, axis=1) +
+              model.prior.count(0.3).log_prob(n))
+  np.testing.assert_allclose(model.count_elbos(images, 0.3)[:, n], expected,
+                             rtol=1e-4, atol=1e-3)
+  assert (every_step.contact.numpy() > 0.01).any()
 
 
 def _assert_presence_gradient_is_the_derivative(model, elbo, step):
