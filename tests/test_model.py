@@ -160,21 +160,31 @@ def test_given_presence_is_kept_and_each_count_scored(model_and_output,
       elbos[:, 0], empty + model.prior.count(0.3).log_prob(0), rtol=1e-5)
 
 
+def _assert_enumerated_elbo_is_the_expected_sampled_elbo(model, images, seed,
+                                                         enumeration):
+  """`enumeration.elbo` is sum_n q(n) ELBO(first n steps present), each
+  ELBO sampled with `seed`."""
+  max_steps = model.config.max_steps
+  probs = enumeration.count_probs.numpy()
+  expected = sum(
+      probs[:, count] * model(
+          images, 0.3, seed=seed,
+          presence=tf.sequence_mask(tf.fill([images.shape[0]], count),
+                                    max_steps, dtype=tf.float32)).elbo
+      for count in range(max_steps + 1))
+  np.testing.assert_allclose(enumeration.elbo, expected, rtol=1e-5)
+
+
 def test_enumerated_elbo_is_the_sampled_elbo_summed_over_the_count(
-    model_and_output, tiny_config):
+    model_and_output):
   model, images, _ = model_and_output
-  n, seed = tiny_config.max_steps, tf.constant([3, 4])
+  seed = tf.constant([3, 4])
   enumeration = model.enumerate_counts(images, 0.3, seed)
   probs = enumeration.count_probs.numpy()
   np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
   assert (probs[:, 1:3] > 0.01).any()  # Several counts weigh in.
-  expected = sum(
-      probs[:, count] * model(
-          images, 0.3, seed=seed,
-          presence=tf.sequence_mask(tf.fill([64], count), n,
-                                    dtype=tf.float32)).elbo
-      for count in range(n + 1))
-  np.testing.assert_allclose(enumeration.elbo, expected, rtol=1e-5)
+  _assert_enumerated_elbo_is_the_expected_sampled_elbo(model, images, seed,
+                                                       enumeration)
   np.testing.assert_allclose(
       enumeration.elbo, enumeration.log_likelihood - enumeration.kl_count -
       enumeration.kl_where - enumeration.kl_what, rtol=1e-6)
@@ -202,14 +212,8 @@ def test_the_contact_cost_is_charged_where_objects_touch(tiny_config):
         getattr(charged, scored),
         getattr(free, scored) - contact.sum(axis=1), rtol=1e-5)
   # Summed over the count, it is the expectation of the sampled ELBOs.
-  probs = enumeration.count_probs.numpy()
-  expected = sum(
-      probs[:, count] * model(
-          images, 0.3, seed=seed,
-          presence=tf.sequence_mask(tf.fill([64], count), n,
-                                    dtype=tf.float32)).elbo
-      for count in range(n + 1))
-  np.testing.assert_allclose(enumeration.elbo, expected, rtol=1e-5)
+  _assert_enumerated_elbo_is_the_expected_sampled_elbo(model, images, seed,
+                                                       enumeration)
   assert (enumeration.contact.numpy() > 0.01).any()
   np.testing.assert_allclose(enumeration.elbo,
                              free_enumeration.elbo - enumeration.contact,
