@@ -83,8 +83,8 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
   kl_pres = sampled * tfd.kl_divergence(q_pres, prior.z_pres(z_pres_prob))
   if contact is None:
     contact = tf.zeros_like(z_pres)
-  elbo = log_likelihood - tf.reduce_sum(kl_where + kl_what + kl_pres + contact,
-                                        1)
+  elbo = log_likelihood - tf.reduce_sum(
+      kl_where + kl_what + kl_pres + contact, axis=1)
 
   # A relaxed z_pres counts where it rounds to 1.
   count = tf.reduce_sum(tf.cast(z_pres > 0.5, tf.int32), axis=1)
@@ -97,8 +97,8 @@ def score(posterior, images: tf.Tensor, z_pres_prob: tf.Tensor, prior: Prior,
       count, posterior.z_where, posterior.z_what, z_pres_prob) -
                 tf.reduce_sum(contact, axis=1) - log_q)
   return AIROutput(posterior, count, reconstruction, log_likelihood,
-                   kl_where, kl_what, kl_pres, contact, sampled, log_q_discrete, elbo,
-                   log_weight, log_q)
+                   kl_where, kl_what, kl_pres, contact, sampled,
+                   log_q_discrete, elbo, log_weight, log_q)
 
 
 class CountEnumeration(NamedTuple):
