@@ -75,6 +75,11 @@ class AIRConfig(JsonConfig):
       strokes an imperfect drawing leaves beside a digit cost more too, and
       a probe split single digits (90.5% at step 8,000 against 98.2%;
       docs/RESULTS.md, issue 13).
+    likelihood_std_kernel: k > 0: each pixel's std is learnt from the
+      k x k canvas around it (a convolution of the canvas), between
+      `likelihood_background_std` (needed) and `likelihood_std`, so that
+      the model itself learns where its drawings tend to be off (beside
+      the strokes it draws) and how sure empty canvas is; 0: fixed.
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
@@ -140,6 +145,7 @@ class AIRConfig(JsonConfig):
   likelihood: str = "normal"
   likelihood_std: float = 0.3
   likelihood_background_std: Optional[float] = None
+  likelihood_std_kernel: int = 0
   decoder_output_bias: float = -2.0
   z_where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
   z_where_prior_scale: tuple[float, float, float] = (0.4, 1.0, 1.0)
@@ -195,6 +201,13 @@ class AIRConfig(JsonConfig):
                        f"likelihood='normal', got "
                        f"{self.likelihood_background_std} with "
                        f"likelihood={self.likelihood!r}.")
+    if self.likelihood_std_kernel < 0 or (
+        self.likelihood_std_kernel and self.likelihood_background_std is None):
+      raise ValueError(f"likelihood_std_kernel must be >= 0, and > 0 needs "
+                       f"a likelihood_background_std, got "
+                       f"{self.likelihood_std_kernel} with "
+                       f"likelihood_background_std="
+                       f"{self.likelihood_background_std}.")
     if not 0 <= self.scale_range < self.z_where_prior_loc[0]:
       raise ValueError(f"scale_range must be in [0, {self.z_where_prior_loc[0]}"
                        f") so that scales stay positive, got "

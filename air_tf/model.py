@@ -248,7 +248,8 @@ class AIR(snt.Module):
     self.renderer = DecoderRenderer(
         config.canvas_size, config.decoded_size, config.decoder_hidden,
         config.decoder_output_bias, config.likelihood, config.likelihood_std,
-        config.likelihood_background_std, config.area_rendering)
+        config.likelihood_background_std, config.area_rendering,
+        config.likelihood_std_kernel)
     self.inference = InferenceNetwork(
         self.renderer, config.max_steps, config.z_what_size,
         config.window_size, config.lstm_size, config.encoder_hidden,

@@ -19,6 +19,10 @@ tfd = tfp.distributions
 LIKELIHOODS = ("normal", "bernoulli")
 # Keeps Bernoulli log-probs finite where objects overlap or are empty.
 _BERNOULLI_EPSILON = 1e-4
+# The learnt std's starting logit: sigmoid(3) = 0.95, so a fresh model's std
+# is within 5% of the way to `likelihood_std` everywhere, as a fixed std
+# would be, and its first steps train as the default's do.
+_LEARNT_STD_INITIAL_LOGIT = 3.0
 
 
 class Renderer(snt.Module, abc.ABC):
@@ -30,7 +34,8 @@ class Renderer(snt.Module, abc.ABC):
 
   def __init__(self, canvas_size: tuple[int, int], likelihood: str,
                likelihood_std: float, name: str,
-               likelihood_background_std: Optional[float] = None):
+               likelihood_background_std: Optional[float] = None,
+               likelihood_std_kernel: int = 0):
     """Constructs a renderer.
 
     Args:
@@ -43,6 +48,11 @@ class Renderer(snt.Module, abc.ABC):
         where the canvas is empty (0); between the two it is interpolated
         linearly in the canvas (clipped to [0, 1]). None: `likelihood_std`
         everywhere.
+      likelihood_std_kernel: k > 0: each pixel's standard deviation is
+        learnt from the canvas around it instead: a k x k convolution of
+        the clipped canvas and a sigmoid place it between
+        `likelihood_background_std` (needed) and `likelihood_std`. 0: as
+        above.
     """
     super().__init__(name=name)
     if likelihood not in LIKELIHOODS:
@@ -52,6 +62,18 @@ class Renderer(snt.Module, abc.ABC):
     self._likelihood = likelihood
     self._likelihood_std = likelihood_std
     self._likelihood_background_std = likelihood_background_std
+    self._std_convolution = None
+    if likelihood_std_kernel:
+      if likelihood_background_std is None or likelihood != "normal":
+        raise ValueError("likelihood_std_kernel needs a normal likelihood "
+                         "and a likelihood_background_std, got "
+                         f"likelihood={likelihood!r}, "
+                         f"likelihood_background_std="
+                         f"{likelihood_background_std}.")
+      self._std_convolution = snt.Conv2D(
+          1, likelihood_std_kernel, w_init=tf.zeros_initializer(),
+          b_init=tf.constant_initializer(_LEARNT_STD_INITIAL_LOGIT),
+          name="std_convolution")
 
   @abc.abstractmethod
   def render_object(self, z_where: tf.Tensor, z_what: tf.Tensor) -> tf.Tensor:
@@ -102,10 +124,18 @@ class Renderer(snt.Module, abc.ABC):
     Ink where the canvas is empty is surer evidence of an object than a
     stroke drawn a little off inside one: a smaller background std makes a
     small, faint digit left unexplained cost more than the strokes an
-    imperfect drawing of a large digit leaves (issue 13)."""
+    imperfect drawing of a large digit leaves (issue 13). Learnt from the
+    canvas around each pixel, the std can also be larger only where the
+    model's drawings tend to be off: beside and along the strokes it
+    draws."""
     if self._likelihood_background_std is None:
       return self._likelihood_std
     ink = tf.clip_by_value(canvas, 0.0, 1.0)
+    if self._std_convolution is not None:
+      if canvas.shape.rank != 3:
+        raise ValueError(f"A learnt std needs grey canvases [B, H, W], got "
+                         f"shape {canvas.shape}.")
+      ink = tf.sigmoid(self._std_convolution(ink[..., tf.newaxis]))[..., 0]
     return (self._likelihood_background_std +
             (self._likelihood_std - self._likelihood_background_std) * ink)
 
@@ -140,7 +170,8 @@ class DecoderRenderer(Renderer):
                hidden_sizes: tuple[int, ...], output_bias: float,
                likelihood: str, likelihood_std: float,
                likelihood_background_std: Optional[float] = None,
-               area_rendering: bool = False, name: str = "renderer"):
+               area_rendering: bool = False, likelihood_std_kernel: int = 0,
+               name: str = "renderer"):
     """Constructs the renderer.
 
     Args:
@@ -157,10 +188,12 @@ class DecoderRenderer(Renderer):
       area_rendering: each canvas pixel is the object image's mean over
         the pixel's area (`spatial_transformer.window_to_canvas`), not its
         value at the pixel's centre.
+      likelihood_std_kernel: the learnt std's kernel (see `Renderer`).
       name: the module's name.
     """
     super().__init__(canvas_size, likelihood, likelihood_std, name=name,
-                     likelihood_background_std=likelihood_background_std)
+                     likelihood_background_std=likelihood_background_std,
+                     likelihood_std_kernel=likelihood_std_kernel)
     self._object_size = object_size
     self._area_rendering = area_rendering
     self._output_bias = output_bias

@@ -18,6 +18,9 @@ def test_json_round_trip():
     ({"scale_range": 3.0}, "scale_range"),
     ({"object_size": 0}, "object_size"),
     ({"ink_contact_cost": -1.0}, "ink_contact_cost"),
+    ({"likelihood_std_kernel": 3}, "likelihood_std_kernel"),
+    ({"likelihood_std_kernel": -1, "likelihood_background_std": 0.2},
+     "likelihood_std_kernel"),
 ])
 def test_bad_configs_say_what_is_wrong(changes, message):
   with pytest.raises(ValueError, match=message):

@@ -121,17 +121,20 @@ def test_a_normal_likelihood_peaks_at_the_canvas():
                              rtol=1e-5)
 
 
+def _normal_log_prob(image, canvas, std):
+  return np.sum(-0.5 * ((image - canvas) / std) ** 2 - np.log(std) -
+                0.5 * np.log(2 * np.pi))
+
+
 def test_a_background_std_scores_each_pixel_by_its_own_normal():
   renderer = DecoderRenderer((2, 3), 2, (8,), 0.0, "normal", 0.3,
                              likelihood_background_std=0.1)
   canvas = np.array([[[0.0, 0.25, 0.5], [1.0, 1.5, -0.2]]], np.float32)
   image = np.array([[[0.4, 0.0, 1.0], [0.9, 1.0, 0.0]]], np.float32)
   std = 0.1 + 0.2 * np.clip(canvas, 0, 1)  # 0.1 on empty canvas, 0.3 on ink.
-  expected = np.sum(-0.5 * ((image - canvas) / std) ** 2 - np.log(std) -
-                    0.5 * np.log(2 * np.pi))
   np.testing.assert_allclose(
-      renderer.likelihood(tf.constant(canvas)).log_prob(image), [expected],
-      rtol=1e-5)
+      renderer.likelihood(tf.constant(canvas)).log_prob(image),
+      [_normal_log_prob(image, canvas, std)], rtol=1e-5)
   # Equal stds are the plain normal likelihood.
   same = DecoderRenderer((2, 3), 2, (8,), 0.0, "normal", 0.3,
                          likelihood_background_std=0.3)
@@ -140,6 +143,52 @@ def test_a_background_std_scores_each_pixel_by_its_own_normal():
   np.testing.assert_allclose(same.likelihood(canvas).log_prob(image),
                              plain.likelihood(canvas).log_prob(image),
                              rtol=1e-6)
+
+
+def test_a_learnt_std_is_the_sigmoid_of_a_convolution_of_the_canvas():
+  renderer = DecoderRenderer((3, 4), 2, (8,), 0.0, "normal", 0.3,
+                             likelihood_background_std=0.1,
+                             likelihood_std_kernel=3)
+  rng = np.random.default_rng(0)
+  canvas = rng.uniform(-0.2, 1.2, [2, 3, 4]).astype(np.float32)
+  image = rng.uniform(0, 1, [2, 3, 4]).astype(np.float32)
+  fresh = renderer.likelihood(tf.constant(canvas)).log_prob(image)
+  # Fresh, it is (almost) the fixed std everywhere, whatever the canvas.
+  std = 0.1 + 0.2 / (1 + np.exp(-3.0))
+  np.testing.assert_allclose(
+      fresh, [_normal_log_prob(image[b], canvas[b], std) for b in range(2)],
+      rtol=1e-5)
+  kernel = rng.normal(size=[3, 3]).astype(np.float32)
+  bias = -0.5
+  renderer._std_convolution.w.assign(kernel[:, :, np.newaxis, np.newaxis])
+  renderer._std_convolution.b.assign([bias])
+  ink = np.pad(np.clip(canvas, 0, 1), [(0, 0), (1, 1), (1, 1)])
+  logits = bias + sum(kernel[dy, dx] * ink[:, dy:dy + 3, dx:dx + 4]
+                      for dy in range(3) for dx in range(3))
+  std = 0.1 + 0.2 / (1 + np.exp(-logits))
+  np.testing.assert_allclose(
+      renderer.likelihood(tf.constant(canvas)).log_prob(image),
+      [_normal_log_prob(image[b], canvas[b], std[b]) for b in range(2)],
+      rtol=1e-5)
+
+
+def test_a_learnt_std_learns_from_the_likelihood():
+  renderer = DecoderRenderer((4, 4), 2, (8,), 0.0, "normal", 0.3,
+                             likelihood_background_std=0.1,
+                             likelihood_std_kernel=3)
+  canvas = tf.zeros([1, 4, 4])
+  renderer.likelihood(canvas)
+  with tf.GradientTape() as tape:
+    # An image as empty as the canvas: the data say the noise is small.
+    log_prob = renderer.likelihood(canvas).log_prob(tf.zeros([1, 4, 4]))
+  (bias_gradient,) = tape.gradient(log_prob, [renderer._std_convolution.b])
+  assert bias_gradient.numpy()[0] < 0
+
+
+def test_a_learnt_std_needs_its_lower_bound():
+  with pytest.raises(ValueError, match="likelihood_background_std"):
+    DecoderRenderer((4, 4), 2, (8,), 0.0, "normal", 0.3,
+                    likelihood_std_kernel=3)
 
 
 def test_an_unknown_likelihood_says_what_is_known():
