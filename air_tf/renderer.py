@@ -8,6 +8,7 @@ well as the learned `DecoderRenderer`.
 import abc
 from typing import Optional
 
+import numpy as np
 import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -19,9 +20,11 @@ tfd = tfp.distributions
 LIKELIHOODS = ("normal", "bernoulli")
 # Keeps Bernoulli log-probs finite where objects overlap or are empty.
 _BERNOULLI_EPSILON = 1e-4
-# The learnt std's starting logit: sigmoid(3) = 0.95, so a fresh model's std
-# is within 5% of the way to `likelihood_std` everywhere, as a fixed std
-# would be, and its first steps train as the default's do.
+# The learnt std starts as the std interpolated in the pixel's own canvas:
+# its logit is -3 + 6 x ink at the kernel's centre, so the std is within 5%
+# of the background std on empty canvas and of `likelihood_std` on ink.
+# Started at `likelihood_std` everywhere with a contact cost, the second
+# step of a probe switched off within 300 steps and never came back.
 _LEARNT_STD_INITIAL_LOGIT = 3.0
 
 
@@ -70,9 +73,12 @@ class Renderer(snt.Module, abc.ABC):
                          f"likelihood={likelihood!r}, "
                          f"likelihood_background_std="
                          f"{likelihood_background_std}.")
+      centre = np.zeros([likelihood_std_kernel] * 2 + [1, 1], np.float32)
+      centre[likelihood_std_kernel // 2, likelihood_std_kernel // 2] = (
+          2 * _LEARNT_STD_INITIAL_LOGIT)
       self._std_convolution = snt.Conv2D(
-          1, likelihood_std_kernel, w_init=tf.zeros_initializer(),
-          b_init=tf.constant_initializer(_LEARNT_STD_INITIAL_LOGIT),
+          1, likelihood_std_kernel, w_init=tf.constant_initializer(centre),
+          b_init=tf.constant_initializer(-_LEARNT_STD_INITIAL_LOGIT),
           name="std_convolution")
 
   @abc.abstractmethod

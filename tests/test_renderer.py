@@ -153,10 +153,10 @@ def test_a_learnt_std_is_the_sigmoid_of_a_convolution_of_the_canvas():
   canvas = rng.uniform(-0.2, 1.2, [2, 3, 4]).astype(np.float32)
   image = rng.uniform(0, 1, [2, 3, 4]).astype(np.float32)
   fresh = renderer.likelihood(tf.constant(canvas)).log_prob(image)
-  # Fresh, it is (almost) the fixed std everywhere, whatever the canvas.
-  std = 0.1 + 0.2 / (1 + np.exp(-3.0))
+  # Fresh, it is (almost) the std interpolated in each pixel's own canvas.
+  std = 0.1 + 0.2 / (1 + np.exp(3.0 - 6.0 * np.clip(canvas, 0, 1)))
   np.testing.assert_allclose(
-      fresh, [_normal_log_prob(image[b], canvas[b], std) for b in range(2)],
+      fresh, [_normal_log_prob(image[b], canvas[b], std[b]) for b in range(2)],
       rtol=1e-5)
   kernel = rng.normal(size=[3, 3]).astype(np.float32)
   bias = -0.5
