@@ -131,19 +131,21 @@ class Renderer(snt.Module, abc.ABC):
     stroke drawn a little off inside one: a smaller background std makes a
     small, faint digit left unexplained cost more than the strokes an
     imperfect drawing of a large digit leaves (issue 13). Learnt from the
-    canvas around each pixel, the std can also be larger only where the
-    model's drawings tend to be off: beside and along the strokes it
-    draws."""
+    canvas around each pixel, the std may also grow beside the strokes the
+    model draws, if its drawings tend to be off there (one model learnt
+    not to: docs/RESULTS.md)."""
     if self._likelihood_background_std is None:
       return self._likelihood_std
-    ink = tf.clip_by_value(canvas, 0.0, 1.0)
+    # Where each pixel's std lies: 0, the background std; 1, likelihood_std.
+    share = tf.clip_by_value(canvas, 0.0, 1.0)
     if self._std_convolution is not None:
       if canvas.shape.rank != 3:
         raise ValueError(f"A learnt std needs grey canvases [B, H, W], got "
                          f"shape {canvas.shape}.")
-      ink = tf.sigmoid(self._std_convolution(ink[..., tf.newaxis]))[..., 0]
+      share = tf.sigmoid(
+          self._std_convolution(share[..., tf.newaxis]))[..., 0]
     return (self._likelihood_background_std +
-            (self._likelihood_std - self._likelihood_background_std) * ink)
+            (self._likelihood_std - self._likelihood_background_std) * share)
 
 
 def ink_contact(z_pres: tf.Tensor, objects: tf.Tensor) -> tf.Tensor:
