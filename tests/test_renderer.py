@@ -177,7 +177,6 @@ def test_a_learnt_std_learns_from_the_likelihood():
                              likelihood_background_std=0.1,
                              likelihood_std_kernel=3)
   canvas = tf.zeros([1, 4, 4])
-  renderer.likelihood(canvas)
   with tf.GradientTape() as tape:
     # An image as empty as the canvas: the data say the noise is small.
     log_prob = renderer.likelihood(canvas).log_prob(tf.zeros([1, 4, 4]))
