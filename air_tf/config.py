@@ -84,9 +84,11 @@ class AIRConfig(JsonConfig):
       the model itself learns where its drawings tend to be off (beside
       the strokes it draws) and how sure empty canvas is; 0: fixed. It
       starts as the interpolated std. With 5, 0.2, `area_rendering` and
-      `ink_contact_cost=10`, one seed learnt a std of 0.20 on all empty
-      canvas, beside strokes too, and counted 97.96% of README's held-out
-      scenes; not tried on other scenes (docs/RESULTS.md, issue 13).
+      `ink_contact_cost=10`, three seeds learnt a std of 0.20 on all
+      empty canvas, beside strokes too, and counted 97.96% of README's
+      held-out scenes (seed 0) and 98.05 and 98.00% of scenes no choice
+      looked at (seeds 1, 2), where the fixed interpolation's seed 2
+      failed (docs/RESULTS.md, issue 13).
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
@@ -112,8 +114,10 @@ class AIRConfig(JsonConfig):
       prior); not meant for layouts whose objects overlap. With
       `likelihood_std=0.2` and `area_rendering`, 10 split fewer
       full-size digits than without it, but on scenes no choice looked
-      at two seeds counted 97.56% against the default's 97.66%
-      (docs/RESULTS.md, issue 13).
+      at two seeds counted 97.56% against the default's 97.66%. At the
+      default std 0.3 it switched the second step off within 700 steps
+      in two probes of two, charging the blurred early drawings of two
+      objects for touching (docs/RESULTS.md, issue 13).
     z_where_posterior_init_std: roughly the posterior std of (scale, x, y)
       of a fresh network (it is softplus(output) x this / softplus(0)).
       Enough spread for step 2 to stumble on the digit step 1 left: with

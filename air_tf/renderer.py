@@ -132,7 +132,7 @@ class Renderer(snt.Module, abc.ABC):
     small, faint digit left unexplained cost more than the strokes an
     imperfect drawing of a large digit leaves (issue 13). Learnt from the
     canvas around each pixel, the std may also grow beside the strokes the
-    model draws, if its drawings tend to be off there (one model learnt
+    model draws, if its drawings tend to be off there (three models learnt
     not to: docs/RESULTS.md)."""
     if self._likelihood_background_std is None:
       return self._likelihood_std
