@@ -76,8 +76,8 @@ class AIRConfig(JsonConfig):
       a probe split single digits (90.5% at step 8,000 against 98.2%;
       docs/RESULTS.md, issue 13). 0.2 with `area_rendering` and
       `ink_contact_cost=10`: 97.82% of README's held-out scenes (seed 0),
-      but on scenes no choice looked at one seed of two split digits from
-      step 6,000 on.
+      but on scenes no choice looked at one seed of two counted one
+      object too many from step 6,000 on (81.26%).
     likelihood_std_kernel: k > 0: each pixel's std is learnt from the
       k x k canvas around it (a convolution of the canvas), between
       `likelihood_background_std` (needed) and `likelihood_std`, so that
