@@ -88,7 +88,9 @@ class AIRConfig(JsonConfig):
       empty canvas, beside strokes too, and counted 97.96% of README's
       held-out scenes (seed 0) and 98.05 and 98.00% of scenes no choice
       looked at (seeds 1, 2; 97.46% for seed 2 without XLA), where the
-      fixed interpolation's seed 2 failed (docs/RESULTS.md, issue 13).
+      fixed interpolation's seed 2 failed; but on other such scenes seed 0
+      without XLA split single digits from step ~3,900 (85.32%): one run
+      of seven failed (docs/RESULTS.md, issue 13).
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
