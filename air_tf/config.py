@@ -84,13 +84,10 @@ class AIRConfig(JsonConfig):
       the model itself learns where its drawings tend to be off (beside
       the strokes it draws) and how sure empty canvas is; 0: fixed. It
       starts as the interpolated std. With 5, 0.2, `area_rendering` and
-      `ink_contact_cost=10`, three seeds learnt a std of 0.20 on all
-      empty canvas, beside strokes too, and counted 97.96% of README's
-      held-out scenes (seed 0) and 98.05 and 98.00% of scenes no choice
-      looked at (seeds 1, 2; 97.46% for seed 2 without XLA), where the
-      fixed interpolation's seed 2 failed; but on other such scenes seed 0
-      without XLA split single digits from step ~3,900 (85.32%): one run
-      of seven failed (docs/RESULTS.md, issue 13).
+      `ink_contact_cost=10` the models learnt 0.20 on all empty canvas,
+      beside strokes too, and counted scenes no choice looked at mean
+      96.06%, min 85.32%, 3 of 7 runs >= 98% (two paths): one run split
+      single digits (docs/RESULTS.md, issue 13).
     decoder_output_bias: added to the decoder logits before the sigmoid, so
       that objects start almost empty.
     z_where_prior_loc: prior mean of (scale, x, y).
