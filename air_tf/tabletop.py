@@ -12,6 +12,7 @@ another picture of the same geometry).
 """
 
 import dataclasses
+import functools
 import itertools
 from typing import Sequence
 
@@ -106,6 +107,19 @@ def make_scene_renderer(image_size: int = 64) -> TabletopRenderer:
                           edge_softness=_EDGE_SOFTNESS)
 
 
+@functools.cache
+def _compiled_scene_renderer(image_size: int, jit_compile: bool):
+  """(renderer, its `__call__` and its `silhouettes` as tf.functions),
+  built once per process: a run draws its training and held-out scenes
+  with them, and compiling them again took seconds."""
+  renderer = make_scene_renderer(image_size)
+  return (renderer,
+          tf.function(renderer.__call__, jit_compile=jit_compile,
+                      autograph=False),
+          tf.function(renderer.silhouettes, jit_compile=jit_compile,
+                      autograph=False))
+
+
 def tabletop_scenes(num_images: int, seed: int,
                     counts: Sequence[int] = (0, 1, 2, 3),
                     image_size: int = 64,
@@ -132,7 +146,8 @@ def tabletop_scenes(num_images: int, seed: int,
   if scene_renderer not in SCENE_RENDERERS:
     raise ValueError(f"scene_renderer must be one of {SCENE_RENDERERS}, got "
                      f"{scene_renderer!r}.")
-  renderer = make_scene_renderer(image_size)
+  renderer, render, silhouettes = _compiled_scene_renderer(image_size,
+                                                          jit_compile)
   max_objects = max(max(counts), 1)
   image_counts = np.zeros([num_images], np.int32)
   identities = np.full([num_images, max_objects], -1, np.int32)
@@ -149,12 +164,7 @@ def tabletop_scenes(num_images: int, seed: int,
   size = renderer.image_size
   images = np.zeros([num_images, size, size, 3], np.uint8)
   boxes = np.zeros([num_images, max_objects, 4], np.float32)
-  # Compiled, and always called with full batches (the last one padded),
-  # so that it is traced once.
-  render = tf.function(renderer.__call__, jit_compile=jit_compile,
-                       autograph=False)
-  silhouettes = tf.function(renderer.silhouettes, jit_compile=jit_compile,
-                            autograph=False)
+  # Always called with full batches (the last one padded): traced once.
   padding = -num_images % _RENDER_BATCH
   pad = lambda array: np.concatenate(
       [array, np.zeros([padding, *array.shape[1:]], array.dtype)])

@@ -200,20 +200,24 @@ def test_pathwise_objectives_raise_their_elbo_without_a_baseline(
 def test_the_sleep_phase_changes_nothing_before_its_start(tiny_config):
   images = _images()
 
-  def trained(config, steps):
+  def trained(config):
+    """The variables after steps 1, 2 and 3, and the logs."""
     tf.random.set_seed(0)
     trainer = Trainer(AIR(tiny_config), config)
-    logs = [trainer.train_step(images) for _ in range(steps)]
-    return _variables(trainer), logs
+    variables, logs = [], []
+    for _ in range(3):
+      logs.append(trainer.train_step(images))
+      variables.append(_variables(trainer))
+    return variables, logs
 
-  plain, _ = trained(CONFIG, 3)
+  plain, _ = trained(CONFIG)
+  # The sleep phase starts at step index 2, the third step.
   dreaming, logs = trained(
-      dataclasses.replace(CONFIG, sleep_weight=1.0, sleep_start_step=2), 3)
-  before_start, _ = trained(
-      dataclasses.replace(CONFIG, sleep_weight=1.0, sleep_start_step=3), 3)
-  for a, b in zip(plain, before_start):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-  assert any(not np.allclose(a, b) for a, b in zip(plain, dreaming))
+      dataclasses.replace(CONFIG, sleep_weight=1.0, sleep_start_step=2))
+  for before_start in range(2):
+    for a, b in zip(plain[before_start], dreaming[before_start]):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  assert any(not np.allclose(a, b) for a, b in zip(plain[2], dreaming[2]))
   assert all(np.isfinite(float(log["sleep_loss"])) for log in logs)
 
 
