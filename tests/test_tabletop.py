@@ -25,12 +25,16 @@ def test_counts_slots_and_determinism(scenes):
   present = np.arange(3)[None] < scenes.counts[:, None]
   assert np.all((scenes.identities >= 0) == present)
   assert np.all(scenes.poses[~present] == 0)
+  render = tabletop._compiled_scene_renderer(32, False)[1]
+  traces = render.experimental_get_tracing_count()
   again = tabletop.tabletop_scenes(5, seed=3, image_size=32,
                                   jit_compile=False)
   np.testing.assert_array_equal(again.images, scenes.images[:5])
   other = tabletop.tabletop_scenes(5, seed=4, image_size=32,
                                   jit_compile=False)
   assert not np.array_equal(other.poses, scenes.poses[:5])
+  # A run's second set of scenes reuses the first one's trace.
+  assert render.experimental_get_tracing_count() == traces >= 1
 
 
 def test_objects_stand_apart_on_the_table(scenes):
