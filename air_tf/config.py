@@ -57,9 +57,6 @@ class AIRConfig(JsonConfig):
     decoder_hidden: hidden sizes of the object decoder MLP.
     image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
       with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
-    image_convolution_channels: channels of 3x3 convolutions of stride 2
-      that read the image (with DAIR, the residual) after a 2x2 average
-      pool; their features join the embedding MLP's. Empty: none.
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far
@@ -152,7 +149,6 @@ class AIRConfig(JsonConfig):
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)
   image_encoder_hidden: tuple[int, ...] = (256,)
-  image_convolution_channels: tuple[int, ...] = ()
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
@@ -196,7 +192,7 @@ class AIRConfig(JsonConfig):
       raise ValueError(f"z_what_prior_components must be >= 0, got "
                        f"{self.z_what_prior_components}.")
     for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
-                 "image_convolution_channels", "baseline_hidden"):
+                 "baseline_hidden"):
       if any(size < 1 for size in getattr(self, name)):
         raise ValueError(f"{name} must be layer sizes >= 1, got "
                          f"{getattr(self, name)}.")

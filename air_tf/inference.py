@@ -165,20 +165,6 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
   return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
-def image_convolutions(channels: tuple[int, ...]) -> snt.Sequential:
-  """Features of `[B, H, W, 1]` images read alike at every place, `[B, F]`.
-
-  A 2x2 average pool, then 3x3 convolutions of stride 2 with ReLUs. Taught
-  the counts of the multi-MNIST scenes, such a reader tells two close
-  small digits from one where an MLP on the pixels does not (99.3%
-  against 96.7-97.2% of 14-18 px scenes; docs/RESULTS.md, issue 13).
-  """
-  layers = [lambda images: tf.nn.avg_pool2d(images, 2, 2, "SAME")]
-  for i, c in enumerate(channels):
-    layers += [snt.Conv2D(c, 3, stride=2, name=f"conv_{i}"), tf.nn.relu]
-  return snt.Sequential(layers + [snt.Flatten()], name="image_convolutions")
-
-
 def write_step(accumulator: tf.Tensor, step: tf.Tensor,
            value: tf.Tensor) -> tf.Tensor:
   """accumulator[:, step] = value, for `[B, N, ...]` and `[B, ...]`."""
@@ -205,9 +191,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float,
-               image_convolution_channels: tuple[int, ...] = (),
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -227,8 +211,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      image_convolution_channels: channels of the `image_convolutions`
-        whose features join the embedding MLP's; empty: none.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -240,9 +222,6 @@ class InferenceNetwork(snt.Module):
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._image_encoder = image_encoder(image_encoder_hidden)
-    self._image_convolutions = (
-        image_convolutions(image_convolution_channels)
-        if image_convolution_channels else None)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
@@ -268,12 +247,7 @@ class InferenceNetwork(snt.Module):
     return tf.math.log(probs) - tf.math.log1p(-probs)
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, H, W]` images (or residuals) -> `[B, F]` embeddings."""
-    embedding = self._image_encoder(snt.flatten(images))
-    if self._image_convolutions is None:
-      return embedding
-    return tf.concat(
-        [embedding, self._image_convolutions(images[..., tf.newaxis])], -1)
+    return self._image_encoder(snt.flatten(images))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True,

@@ -134,27 +134,3 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
     np.testing.assert_allclose(
         objects, model.renderer.objects(posterior.z_where, posterior.z_what),
         atol=1e-6)
-
-
-def test_image_convolutions_join_the_embedding(tiny_config):
-  config = dataclasses.replace(tiny_config, image_convolution_channels=(4, 8))
-  network = AIR(config).inference
-  images = tf.random.stateless_uniform([2, 16, 16], [0, 1])
-  network(images, sample=False)
-  assert variable_named(network, "conv_1/w").shape == (3, 3, 4, 8)
-  # 16 -> pool 8 -> 4 -> 2 places of 8 channels join the MLP's 16; the
-  # LSTM also reads the last step's z_where, z_what and z_pres.
-  step_inputs = 3 + config.z_what_size + 1
-  assert variable_named(network, "lstm/w_i").shape[0] == (
-      16 + 2 * 2 * 8 + step_inputs)
-
-
-def test_image_convolutions_read_every_place_alike():
-  convolutions = inference.image_convolutions((3,))
-  digit = np.zeros([1, 16, 16, 1], np.float32)
-  digit[0, 4:8, 4:6] = 1.0
-  moved = np.roll(digit, (8, 4), axis=(1, 2))
-  features = tf.reshape(convolutions(tf.constant(digit)), [4, 4, 3])
-  np.testing.assert_allclose(
-      tf.reshape(convolutions(tf.constant(moved)), [4, 4, 3]),
-      np.roll(features, (2, 1), axis=(0, 1)), atol=1e-6)
