@@ -25,7 +25,7 @@ def test_counts_slots_and_determinism(scenes):
   present = np.arange(3)[None] < scenes.counts[:, None]
   assert np.all((scenes.identities >= 0) == present)
   assert np.all(scenes.poses[~present] == 0)
-  render = tabletop._compiled_scene_renderer(32, False)[1]
+  _, render, _ = tabletop._compiled_scene_renderer(32, False)
   traces = render.experimental_get_tracing_count()
   again = tabletop.tabletop_scenes(5, seed=3, image_size=32,
                                   jit_compile=False)
