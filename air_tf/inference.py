@@ -1,6 +1,5 @@
 """The inference network q(z, n | x): attend, infer, repeat."""
 
-import math
 from typing import Callable, NamedTuple, Optional
 
 import sonnet as snt
@@ -166,62 +165,6 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
   return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
-class StridedConvolution(snt.Module):
-  """A 3x3 convolution of stride 2 with "SAME" padding, as one matrix product.
-
-  `[B, H, W, C] -> [B, ceil(H / 2), ceil(W / 2), C']`, the values of
-  `tf.nn.conv2d(..., strides=2, padding="SAME")` plus a bias. XLA's CPU
-  convolution made a training step 3x slower; nine strided slices and a
-  matrix product cost about what the image MLP does.
-  """
-
-  def __init__(self, output_channels: int, step_scale: float = 1.0,
-               name: Optional[str] = None):
-    super().__init__(name=name)
-    self._output_channels = output_channels
-    self._step_scale = step_scale
-    self.kernel = None
-    self.bias = tf.Variable(tf.zeros([output_channels]), name="b")
-
-  @snt.once
-  def _create_kernel(self, input_channels: int):
-    fan_in = 9 * input_channels
-    self.kernel = tf.Variable(
-        tf.random.truncated_normal([3, 3, input_channels,
-                                    self._output_channels],
-                                   stddev=math.sqrt(2.0 / fan_in)) /
-        self._step_scale, name="w")
-
-  def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
-    self._create_kernel(inputs.shape[-1])
-    height, width = inputs.shape[1], inputs.shape[2]
-    out_height, out_width = -(-height // 2), -(-width // 2)
-    # "SAME": the padding 2 out + 1 - in, its smaller half first.
-    pad_h, pad_w = 2 * out_height + 1 - height, 2 * out_width + 1 - width
-    padded = tf.pad(inputs, [[0, 0], [pad_h // 2, pad_h - pad_h // 2],
-                             [pad_w // 2, pad_w - pad_w // 2], [0, 0]])
-    patches = tf.concat([
-        padded[:, dy:dy + 2 * out_height:2, dx:dx + 2 * out_width:2, :]
-        for dy in range(3) for dx in range(3)], axis=-1)
-    kernel = tf.reshape(self.kernel, [-1, self._output_channels])
-    return self._step_scale * (tf.tensordot(patches, kernel, axes=1) +
-                               self.bias)
-
-
-def image_convolutions(channels: tuple[int, ...],
-                       step_scale: float = 1.0) -> snt.Sequential:
-  """`StridedConvolution`s with ReLUs, `[B, H, W, 1] -> [B, H', W', C]`.
-
-  Each halves the image's sides (rounding up). The same weights read every
-  place, so a faint small digit is seen wherever it stands, not only where
-  the MLP after them saw digits often in training.
-  """
-  layers = []
-  for i, c in enumerate(channels):
-    layers += [StridedConvolution(c, step_scale, name=f"conv_{i}"), tf.nn.relu]
-  return snt.Sequential(layers, name="image_convolutions")
-
-
 def write_step(accumulator: tf.Tensor, step: tf.Tensor,
            value: tf.Tensor) -> tf.Tensor:
   """accumulator[:, step] = value, for `[B, N, ...]` and `[B, ...]`."""
@@ -248,11 +191,7 @@ class InferenceNetwork(snt.Module):
                z_where_prior_loc: tuple[float, float, float],
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
-               z_pres_floor: float,
-               image_encoder_channels: tuple[int, ...] = (),
-               image_convolution_step_scale: float = 1.0,
-               image_convolution_pool: int = 1,
-               name: str = "inference"):
+               z_pres_floor: float, name: str = "inference"):
     """Constructs the inference network.
 
     Args:
@@ -272,8 +211,6 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
-      image_encoder_channels: channels of the strided convolutions the
-        image passes before the embedding MLP; empty: none.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -285,12 +222,6 @@ class InferenceNetwork(snt.Module):
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._image_encoder = image_encoder(image_encoder_hidden)
-    self._image_convolution_pool = image_convolution_pool
-    if image_encoder_channels:
-      self._image_convolutions = image_convolutions(
-          image_encoder_channels, image_convolution_step_scale)
-    else:
-      self._image_convolutions = None
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
@@ -316,13 +247,6 @@ class InferenceNetwork(snt.Module):
     return tf.math.log(probs) - tf.math.log1p(-probs)
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, H, W]` images (or residuals) -> `[B, F]` embeddings."""
-    if self._image_convolutions is not None:
-      images = images[..., tf.newaxis]
-      if self._image_convolution_pool > 1:
-        images = tf.nn.avg_pool2d(images, self._image_convolution_pool,
-                                  self._image_convolution_pool, "SAME")
-      images = self._image_convolutions(images)
     return self._image_encoder(snt.flatten(images))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,

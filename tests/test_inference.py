@@ -134,27 +134,3 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
     np.testing.assert_allclose(
         objects, model.renderer.objects(posterior.z_where, posterior.z_what),
         atol=1e-6)
-
-
-def test_strided_convolution_is_tensorflows_same_convolution():
-  for shape in ([2, 50, 50, 1], [2, 25, 25, 4], [1, 8, 7, 2]):
-    inputs = tf.random.stateless_normal(shape, [0, len(shape)])
-    convolution = inference.StridedConvolution(3)
-    outputs = convolution(inputs)
-    convolution.bias.assign([0.1, -0.2, 0.3])
-    expected = tf.nn.conv2d(inputs, convolution.kernel, strides=2,
-                            padding="SAME") + convolution.bias
-    np.testing.assert_allclose(convolution(inputs), expected, atol=1e-5)
-    assert outputs.shape == expected.shape
-
-
-def test_convolutional_image_encoder_reads_the_residual(tiny_config):
-  config = dataclasses.replace(tiny_config, image_encoder_channels=(4, 8))
-  network = AIR(config).inference
-  images = tf.random.stateless_uniform([2, 16, 16], [0, 1])
-  network(images, sample=False)
-  kernel = variable_named(network, "conv_1/w")
-  assert kernel.shape == (3, 3, 4, 8)
-  # 16 -> 8 -> 4 pixels of 8 channels feed the embedding MLP.
-  first_layer = variable_named(network, "image_encoder/linear_0/w")
-  assert first_layer.shape[0] == 4 * 4 * 8
