@@ -57,6 +57,12 @@ class AIRConfig(JsonConfig):
     decoder_hidden: hidden sizes of the object decoder MLP.
     image_encoder_hidden: hidden sizes of the MLP that embeds the image (or,
       with DAIR, the residual) before the LSTM; empty feeds the raw pixels.
+    image_encoder_channels: channels of strided 3x3 convolutions (ReLU,
+      stride 2) the image (with DAIR, the residual) passes before the
+      embedding MLP; empty: the MLP reads the pixels.
+    image_convolution_step_scale: c: the convolutions' weights are c times
+      the optimiser's variables, so each of Adam's steps moves them c times
+      as far (they read every place at once).
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far
@@ -149,6 +155,8 @@ class AIRConfig(JsonConfig):
   encoder_hidden: tuple[int, ...] = (200,)
   decoder_hidden: tuple[int, ...] = (200,)
   image_encoder_hidden: tuple[int, ...] = (256,)
+  image_encoder_channels: tuple[int, ...] = ()
+  image_convolution_step_scale: float = 1.0
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
@@ -192,7 +200,7 @@ class AIRConfig(JsonConfig):
       raise ValueError(f"z_what_prior_components must be >= 0, got "
                        f"{self.z_what_prior_components}.")
     for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
-                 "baseline_hidden"):
+                 "image_encoder_channels", "baseline_hidden"):
       if any(size < 1 for size in getattr(self, name)):
         raise ValueError(f"{name} must be layer sizes >= 1, got "
                          f"{getattr(self, name)}.")

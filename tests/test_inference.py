@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import sonnet as snt
 import tensorflow as tf
 
 from air_tf import inference
@@ -134,3 +135,47 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
     np.testing.assert_allclose(
         objects, model.renderer.objects(posterior.z_where, posterior.z_what),
         atol=1e-6)
+
+
+def _effective_kernel(convolution):
+  return convolution._step_scale * convolution.kernel
+
+
+def test_strided_convolution_halves_the_sides_rounding_up():
+  for shape, expected in (([2, 50, 50, 1], [2, 25, 25, 3]),
+                          ([1, 8, 7, 2], [1, 4, 4, 3])):
+    inputs = tf.random.stateless_normal(shape, [0, 1])
+    assert inference.StridedConvolution(3)(inputs).shape == expected
+
+
+def test_step_scale_keeps_the_function_and_scales_adams_step():
+  inputs = tf.random.stateless_normal([2, 9, 9, 2], [0, 2])
+  steps = {}
+  for step_scale in (1.0, 0.1):
+    tf.random.set_seed(7)
+    convolution = inference.StridedConvolution(3, step_scale)
+    before = convolution(inputs)
+    kernel_before = _effective_kernel(convolution).numpy()
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.sin(convolution(inputs)))
+    snt.optimizers.Adam(1e-2).apply(tape.gradient(loss, [convolution.kernel]),
+                                    [convolution.kernel])
+    steps[step_scale] = _effective_kernel(convolution).numpy() - kernel_before
+    if step_scale == 1.0:
+      reference = before
+    else:
+      np.testing.assert_allclose(before, reference, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(steps[0.1], 0.1 * steps[1.0], rtol=1e-3,
+                             atol=1e-7)
+
+
+def test_convolutional_image_encoder_reads_the_residual(tiny_config):
+  config = dataclasses.replace(tiny_config, image_encoder_channels=(4, 8))
+  network = AIR(config).inference
+  images = tf.random.stateless_uniform([2, 16, 16], [0, 1])
+  network(images, sample=False)
+  kernel = variable_named(network, "conv_1/w")
+  assert kernel.shape == (3, 3, 4, 8)
+  # 16 -> 8 -> 4 pixels of 8 channels feed the embedding MLP.
+  first_layer = variable_named(network, "image_encoder/linear_0/w")
+  assert first_layer.shape[0] == 4 * 4 * 8
