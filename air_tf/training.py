@@ -99,9 +99,10 @@ class TrainConfig(JsonConfig):
       (`PRESENCE_WARMUP_STEPS`: none for 2D AIR, whose decoder starts
       empty).
     seed: seeds every random draw of training (with the step number).
-    jit_compile: compile the step with XLA: 1.8x the steps/s of the
+    jit_compile: compile the step with XLA: 1.2-1.8x the steps/s of the
       default configuration on 2 CPU cores, twice the tracing time
-      (docs/RESULTS.md, throughput). It rounds differently from
+      (docs/RESULTS.md, throughput); a fifth of them with the
+      convolutional reader (`AIRConfig.image_encoder_channels`). It rounds differently from
       TensorFlow's own kernels, so it is part of what a resumed run must
       repeat to continue exactly.
     num_train_images: training scenes drawn from the generator.

@@ -15,8 +15,8 @@ re-evaluates nothing that is done.
 
 A floating-point path is a way of computing the same training that rounds
 differently, as another CPU does: "xla" (the default: the XLA-compiled
-step) or "no_xla" (TensorFlow's own kernels, `--nojit_compile`: slower,
-1.8x for AIR; its losses differ from XLA's within the first 10 steps).
+step) or "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
+slower for AIR; its losses differ from XLA's within the first 10 steps).
 TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's thread count and
 XLA_FLAGS=--xla_cpu_max_isa=AVX2 do not change the XLA path's losses on
 the 2-core AMD EPYC machines (docs/RESULTS.md). Which
