@@ -204,6 +204,9 @@ class AIRConfig(JsonConfig):
       if any(size < 1 for size in getattr(self, name)):
         raise ValueError(f"{name} must be layer sizes >= 1, got "
                          f"{getattr(self, name)}.")
+    if self.image_convolution_step_scale <= 0:
+      raise ValueError(f"image_convolution_step_scale must be > 0, got "
+                       f"{self.image_convolution_step_scale}.")
     if self.ink_contact_cost < 0:
       raise ValueError(f"ink_contact_cost must be >= 0, got "
                        f"{self.ink_contact_cost}.")

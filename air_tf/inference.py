@@ -167,7 +167,7 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
 
 
 class StridedConvolution(snt.Module):
-  """A 3x3 convolution of stride 2 ("SAME" padding) that steps a scaled step.
+  """A 3x3 convolution of stride 2 ("SAME" padding) whose steps are scaled.
 
   `[B, H, W, C] -> [B, ceil(H / 2), ceil(W / 2), C']`. Its kernel and bias
   are `step_scale` times the variables the optimiser holds, so each of

@@ -102,9 +102,9 @@ class TrainConfig(JsonConfig):
     jit_compile: compile the step with XLA: 1.2-1.8x the steps/s of the
       default configuration on 2 CPU cores, twice the tracing time
       (docs/RESULTS.md, throughput); a fifth of them with the
-      convolutional reader (`AIRConfig.image_encoder_channels`). It rounds differently from
-      TensorFlow's own kernels, so it is part of what a resumed run must
-      repeat to continue exactly.
+      convolutional reader (`AIRConfig.image_encoder_channels`). It
+      rounds differently from TensorFlow's own kernels, so it is part of
+      what a resumed run must repeat to continue exactly.
     num_train_images: training scenes drawn from the generator.
     num_eval_images: held-out scenes evaluated during training.
   """

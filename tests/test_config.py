@@ -18,6 +18,8 @@ def test_json_round_trip():
     ({"scale_range": 3.0}, "scale_range"),
     ({"object_size": 0}, "object_size"),
     ({"ink_contact_cost": -1.0}, "ink_contact_cost"),
+    ({"image_encoder_channels": (16, 0)}, "image_encoder_channels"),
+    ({"image_convolution_step_scale": 0.0}, "image_convolution_step_scale"),
     ({"likelihood_std_kernel": 3}, "likelihood_std_kernel"),
     ({"likelihood_std_kernel": -1, "likelihood_background_std": 0.2},
      "likelihood_std_kernel"),
