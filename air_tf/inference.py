@@ -1,5 +1,6 @@
 """The inference network q(z, n | x): attend, infer, repeat."""
 
+import functools
 import math
 from typing import Callable, NamedTuple, Optional
 
@@ -166,54 +167,35 @@ def image_encoder(hidden_sizes: tuple[int, ...]) -> Callable[[tf.Tensor],
   return snt.nets.MLP(hidden_sizes, activate_final=True, name="image_encoder")
 
 
-class StridedConvolution(snt.Module):
-  """A 3x3 convolution of stride 2 ("SAME" padding) whose steps are scaled.
-
-  `[B, H, W, C] -> [B, ceil(H / 2), ceil(W / 2), C']`. Its kernel and bias
-  are `step_scale` times the variables the optimiser holds, so each of
-  Adam's steps (about one learning rate in every variable, whatever the
-  gradient's size) moves them `step_scale` times as far: the same weights
-  read every place of the image, and at full steps they trained worse
-  (`docs/RESULTS.md`, twenty-seventh and twenty-eighth sessions). The
-  function at initialisation does not depend on `step_scale`. On a CPU
-  train it without XLA (`--nojit_compile`): XLA's CPU convolutions made a
-  step 5x slower than TensorFlow's own.
-  """
-
-  def __init__(self, output_channels: int, step_scale: float = 1.0,
-               name: Optional[str] = None):
-    super().__init__(name=name)
-    self._output_channels = output_channels
-    self._step_scale = step_scale
-    self.kernel = None
-    self.bias = tf.Variable(tf.zeros([output_channels]), name="b")
-
-  @snt.once
-  def _create_kernel(self, input_channels: int):
-    fan_in = 9 * input_channels
-    self.kernel = tf.Variable(
-        tf.random.truncated_normal([3, 3, input_channels,
-                                    self._output_channels],
-                                   stddev=math.sqrt(2.0 / fan_in)) /
-        self._step_scale, name="w")
-
-  def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
-    self._create_kernel(inputs.shape[-1])
-    return self._step_scale * (tf.nn.conv2d(inputs, self.kernel, 2, "SAME") +
-                               self.bias)
-
-
 def image_convolutions(channels: tuple[int, ...],
                        step_scale: float = 1.0) -> snt.Sequential:
-  """`StridedConvolution`s with ReLUs, `[B, H, W, 1] -> [B, H', W', C]`.
+  """3x3 convolutions of stride 2 with ReLUs, `[B, H, W, 1] -> [B, H', W', C]`.
 
-  Each halves the image's sides (rounding up). The same weights read every
-  place, so a faint small digit is seen wherever it stands, not only where
-  the MLP after them saw digits often in training.
+  Each halves the image's sides (rounding up); no channels: the identity.
+  The same weights read every place, so a faint small digit is seen
+  wherever it stands, not only where the MLP after them saw digits often
+  in training. Each convolution's output is `step_scale` times that of
+  the weights the optimiser holds, which start `1 / step_scale` times
+  He's: the function at initialisation does not depend on `step_scale`,
+  and each of Adam's steps (about one learning rate in every variable,
+  whatever the gradient's size) moves the effective weights
+  `step_scale` times as far. At full steps these weights, which read
+  every place at once, trained worse (`docs/RESULTS.md`, twenty-seventh
+  and twenty-eighth sessions). On a CPU train them without XLA
+  (`--nojit_compile`): XLA's CPU convolutions made a step 5x slower than
+  TensorFlow's own.
   """
   layers = []
-  for i, c in enumerate(channels):
-    layers += [StridedConvolution(c, step_scale, name=f"conv_{i}"), tf.nn.relu]
+  input_channels = 1
+  for i, output_channels in enumerate(channels):
+    he_stddev = math.sqrt(2.0 / (9 * input_channels))
+    layers += [
+        snt.Conv2D(output_channels, 3, stride=2, padding="SAME",
+                   w_init=snt.initializers.TruncatedNormal(
+                       stddev=he_stddev / step_scale),
+                   name=f"conv_{i}"),
+        functools.partial(tf.multiply, step_scale), tf.nn.relu]
+    input_channels = output_channels
   return snt.Sequential(layers, name="image_convolutions")
 
 
@@ -268,7 +250,7 @@ class InferenceNetwork(snt.Module):
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
       image_encoder_channels: channels of the strided convolutions the
         image passes before the embedding MLP; empty: none.
-      image_convolution_step_scale: their step scale (`StridedConvolution`).
+      image_convolution_step_scale: their step scale (`image_convolutions`).
       name: the module's name.
     """
     super().__init__(name=name)
@@ -280,11 +262,8 @@ class InferenceNetwork(snt.Module):
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._image_encoder = image_encoder(image_encoder_hidden)
-    if image_encoder_channels:
-      self._image_convolutions = image_convolutions(
-          image_encoder_channels, image_convolution_step_scale)
-    else:
-      self._image_convolutions = None
+    self._image_convolutions = image_convolutions(
+        image_encoder_channels, image_convolution_step_scale)
     self._lstm = ContextLSTM(lstm_size, name="lstm")
     self._pres_where_head = snt.Linear(
         1 + 3 + 3, name="pres_where_head")
@@ -311,9 +290,8 @@ class InferenceNetwork(snt.Module):
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
     """`[B, H, W]` images (or residuals) -> `[B, F]` embeddings."""
-    if self._image_convolutions is not None:
-      images = self._image_convolutions(images[..., tf.newaxis])
-    return self._image_encoder(snt.flatten(images))
+    features = self._image_convolutions(images[..., tf.newaxis])
+    return self._image_encoder(snt.flatten(features))
 
   def __call__(self, images: tf.Tensor, seed: Optional[tf.Tensor] = None,
                sample: bool = True,

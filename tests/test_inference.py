@@ -137,30 +137,33 @@ def test_dair_returns_the_objects_it_drew_and_air_none(tiny_config):
         atol=1e-6)
 
 
-def _effective_kernel(convolution):
-  return convolution._step_scale * convolution.kernel
+def _kernel(convolutions):
+  (kernel,) = [v for v in convolutions.trainable_variables
+               if v.name.endswith("/w:0")]
+  return kernel
 
 
-def test_strided_convolution_halves_the_sides_rounding_up():
+def test_image_convolutions_halve_the_sides_rounding_up():
   for shape, expected in (([2, 50, 50, 1], [2, 25, 25, 3]),
-                          ([1, 8, 7, 2], [1, 4, 4, 3])):
+                          ([1, 8, 7, 1], [1, 4, 4, 3])):
     inputs = tf.random.stateless_normal(shape, [0, 1])
-    assert inference.StridedConvolution(3)(inputs).shape == expected
+    assert inference.image_convolutions((3,))(inputs).shape == expected
 
 
 def test_step_scale_keeps_the_function_and_scales_adams_step():
-  inputs = tf.random.stateless_normal([2, 9, 9, 2], [0, 2])
+  inputs = tf.random.stateless_normal([2, 9, 9, 1], [0, 2])
   steps = {}
   for step_scale in (1.0, 0.1):
     tf.random.set_seed(7)
-    convolution = inference.StridedConvolution(3, step_scale)
-    before = convolution(inputs)
-    kernel_before = _effective_kernel(convolution).numpy()
+    convolutions = inference.image_convolutions((3,), step_scale)
+    before = convolutions(inputs)
+    kernel = _kernel(convolutions)
+    assert kernel.shape == (3, 3, 1, 3)
+    kernel_before = step_scale * kernel.numpy()
     with tf.GradientTape() as tape:
-      loss = tf.reduce_sum(tf.sin(convolution(inputs)))
-    snt.optimizers.Adam(1e-2).apply(tape.gradient(loss, [convolution.kernel]),
-                                    [convolution.kernel])
-    steps[step_scale] = _effective_kernel(convolution).numpy() - kernel_before
+      loss = tf.reduce_sum(tf.sin(convolutions(inputs)))
+    snt.optimizers.Adam(1e-2).apply(tape.gradient(loss, [kernel]), [kernel])
+    steps[step_scale] = step_scale * kernel.numpy() - kernel_before
     if step_scale == 1.0:
       reference = before
     else:
