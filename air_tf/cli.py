@@ -1,9 +1,10 @@
 """What the experiment binaries share: failing with one clear line, and
 running one another."""
 
+import os
 import subprocess
 import sys
-from typing import NoReturn
+from typing import Mapping, NoReturn, Optional
 
 
 def fail(message: object) -> NoReturn:
@@ -16,9 +17,14 @@ def fail(message: object) -> NoReturn:
   sys.exit(1)
 
 
-def run_binary(path: str, *flags: str, on_failure: str) -> None:
+def run_binary(path: str, *flags: str, on_failure: str,
+               environment: Optional[Mapping[str, str]] = None) -> None:
   """Runs the Python binary at `path` with this interpreter, its output
-  passed through; `fail(on_failure)` if it exits with an error."""
+  passed through; `fail(on_failure)` if it exits with an error.
+
+  `environment`: variables set for it on top of this process's.
+  """
   command = [sys.executable, path, *flags]
-  if subprocess.run(command, check=False).returncode:
+  if subprocess.run(command, env={**os.environ, **(environment or {})},
+                    check=False).returncode:
     fail(f"{' '.join(command)} failed; {on_failure}")

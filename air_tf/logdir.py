@@ -4,8 +4,9 @@
     data.json        the scenes (`datasets.DataConfig`)
     train.json       how it is trained (`training.TrainConfig`)
     launches.jsonl   one line per launch of the training: when, from which
-                     step, the code version (git commit, air_tf version) and
-                     the command line
+                     step, the code version (git commit, air_tf version),
+                     the command line, the CPU and the environment
+                     variables that choose TensorFlow's floating-point path
     eval.jsonl       one line per held-out evaluation during training
     checkpoints/     the training state (`tf.train.CheckpointManager`)
     events.*         TensorBoard summaries (training, and `write_hparams`)
@@ -37,6 +38,11 @@ TRAIN_CONFIG_FILE = "train.json"
 LAUNCHES_FILE = "launches.jsonl"
 EVAL_RECORDS_FILE = "eval.jsonl"
 CHECKPOINT_FOLDER = "checkpoints"
+# Environment variables that change how TensorFlow rounds on a CPU, so that
+# one command trains another trajectory (docs/RESULTS.md, issue 13).
+FLOATING_POINT_ENVIRONMENT = ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTRAOP_THREADS",
+                              "TF_NUM_INTEROP_THREADS", "XLA_FLAGS",
+                              "TF_XLA_FLAGS")
 TABLETOP_CONFIG_FILE = "tabletop_config.json"
 _FILES = {AIRConfig: CONFIG_FILE, TabletopConfig: TABLETOP_CONFIG_FILE,
           DataConfig: DATA_CONFIG_FILE, TrainConfig: TRAIN_CONFIG_FILE}
@@ -127,6 +133,16 @@ def _process_start_time() -> float:
     return time.time()
 
 
+def _cpu_model() -> Optional[str]:
+  """The CPU's model name (Linux); None where it cannot be read."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      return next(line.split(":", 1)[1].strip() for line in f
+                  if line.startswith("model name"))
+  except (OSError, StopIteration):
+    return None
+
+
 def _git_commit() -> Optional[str]:
   """The commit of the air_tf checkout this code runs from, with "+changes"
   if files differ from it; None outside a git checkout."""
@@ -153,6 +169,10 @@ def record_launch(logdir: str, start_step: int,
       "time": _process_start_time(), "start_step": start_step,
       "commit": _git_commit(), "air_tf_version": air_tf.__version__,
       "tensorflow_version": tf.__version__, "host": socket.gethostname(),
+      "cpu": _cpu_model(),
+      "environment": {name: os.environ[name]
+                      for name in FLOATING_POINT_ENVIRONMENT
+                      if name in os.environ},
       "argv": list(sys.argv if argv is None else argv)})
 
 

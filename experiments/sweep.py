@@ -15,13 +15,21 @@ re-evaluates nothing that is done.
 
 A floating-point path is a way of computing the same training that rounds
 differently, as another CPU does: "xla" (the default: the XLA-compiled
-step) or "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
-slower for AIR; its losses differ from XLA's within the first 10 steps).
-TF_ENABLE_ONEDNN_OPTS=0, TensorFlow's thread count and
-XLA_FLAGS=--xla_cpu_max_isa=AVX2 do not change the XLA path's losses on
-the 2-core AMD EPYC machines (docs/RESULTS.md). Which
-seeds fail in a reproduction depends on the path, so a success rate is
-only believable over more than one.
+step), "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
+slower for AIR; its losses differ from XLA's within the first 10 steps),
+and two variants of it, each training in an environment that can change
+how TensorFlow's kernels round: "no_xla_onednn_off"
+(TF_ENABLE_ONEDNN_OPTS=0: without oneDNN's kernels; on the Intel Xeon
+with AMX its losses differ from no_xla's within the first 20 steps, the
+default's and the convolutional reader's) and "no_xla_1_thread"
+(TF_NUM_INTRAOP_THREADS=1: one thread per kernel; there it changed the
+convolutional reader's losses by step 200, not the default's in 300
+steps). Under XLA neither variable changed the losses on the machines
+tried, nor did XLA_FLAGS=--xla_cpu_max_isa=AVX2 (docs/RESULTS.md). The
+variables are the training's; the final evaluation runs in this
+process's environment. Each launch records them (`launches.jsonl`).
+Which seeds fail in a reproduction depends on the path, so a success
+rate is only believable over more than one.
 
 Minutes are wall-clock time from the launch of a seed's training process
 (data generation and tracing included) to the held-out evaluation that
@@ -44,8 +52,15 @@ from air_tf import logdir as logdir_lib
 from air_tf import metrics
 from air_tf import visualisation
 
-# train.py flags of each floating-point path.
-PATHS = {"xla": (), "no_xla": ("--nojit_compile",)}
+# train.py's flags and environment of each floating-point path.
+PATHS = {
+    "xla": ((), {}),
+    "no_xla": (("--nojit_compile",), {}),
+    "no_xla_onednn_off": (("--nojit_compile",),
+                          {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "no_xla_1_thread": (("--nojit_compile",),
+                        {"TF_NUM_INTRAOP_THREADS": "1"}),
+}
 
 flags.DEFINE_string("root", "runs/sweep", "One logdir per seed goes here.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Training seeds.")
@@ -66,9 +81,11 @@ _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
 
 def _train(seed: int, path: str, logdir: str) -> None:
   """Trains one seed on one path."""
+  path_flags, environment = PATHS[path]
   cli.run_binary(os.path.join(_EXPERIMENTS, "train.py"), f"--logdir={logdir}",
-                 f"--seed={seed}", *PATHS[path], *FLAGS.train_flags,
-                 on_failure="run the sweep again to resume.")
+                 f"--seed={seed}", *path_flags, *FLAGS.train_flags,
+                 on_failure="run the sweep again to resume.",
+                 environment=environment)
 
 
 def _summarise(seed: int, path: str, logdir: str) -> dict:

@@ -304,13 +304,22 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
   train_flags = ",".join(tiny + ["--num_steps=40", "--eval_every=20",
                                  ])
   sweep = ["sweep.py", f"--root={root}", "--seeds=3",
-           "--paths=xla,no_xla", f"--train_flags={train_flags}",
+           "--paths=xla,no_xla_onednn_off", f"--train_flags={train_flags}",
            "--eval_images=20", "--iw_images=0", "--threshold=0.0"]
   _run(*sweep)
   with open(os.path.join(root, "sweep.json")) as f:
     runs = json.load(f)
   assert [(run["path"], run["seed"]) for run in runs] == [
-      ("xla", 3), ("no_xla", 3)]
+      ("xla", 3), ("no_xla_onednn_off", 3)]
+  # Each path's training ran in its environment.
+  launches = {path: logdir_lib.read_launches(
+      os.path.join(root, path, "seed_3"))[0] for path in ("xla",
+                                                          "no_xla_onednn_off")}
+  assert launches["xla"]["environment"] == {
+      name: os.environ[name] for name in logdir_lib.FLOATING_POINT_ENVIRONMENT
+      if name in os.environ}
+  assert launches["no_xla_onednn_off"]["environment"][
+      "TF_ENABLE_ONEDNN_OPTS"] == "0"
   for run in runs:
     assert run["final"]["step"] == 40
     assert [record["step"] for record in run["curve"]] == [20, 40]
@@ -321,12 +330,12 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
         "digits_28px", "pyro_layout"]
   with open(os.path.join(root, "sweep.md")) as f:
     report = f.read()
-  assert "| no_xla | 3 |" in report
+  assert "| no_xla_onednn_off | 3 |" in report
   assert "| final count accuracy | counted by ELBO |" in report
   for run in runs:
     assert 0 <= run["final"]["elbo_count_accuracy"] <= 1
   assert "- xla: 1 of 1 seeds; final count accuracy mean" in report
-  assert "| seed | xla | no_xla |" in report
+  assert "| seed | xla | no_xla_onednn_off |" in report
   assert os.path.getsize(os.path.join(root, "curves.png")) > 1000
   # A finished seed is reported again without training it again.
   _run(*sweep)
@@ -336,7 +345,7 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
                                          "--paths=fast", check=False).stderr
   # The two paths' runs side by side, from their TensorBoard events.
   logdirs = ",".join(os.path.join(root, path, "seed_3")
-                     for path in ("xla", "no_xla"))
+                     for path in ("xla", "no_xla_onednn_off"))
   png = str(tmp_path / "compare.png")
   _run("compare_runs.py", f"--logdirs={logdirs}", f"--png={png}",
        "--tags=eval/count_accuracy,train/q_pres_step_1")

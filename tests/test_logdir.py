@@ -143,7 +143,9 @@ def test_final_prior_of_a_run_without_a_record_asks_for_the_flag(tmp_path):
     logdir.final_z_pres_prior(str(tmp_path), 0)
 
 
-def test_launches_record_when_where_and_which_code(tmp_path):
+def test_launches_record_when_where_and_which_code(tmp_path, monkeypatch):
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+  monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
   before = time.time()
   logdir.record_launch(str(tmp_path), 0, argv=["train.py", "--seed=1"])
   logdir.record_launch(str(tmp_path), 300, argv=["train.py"])
@@ -154,6 +156,11 @@ def test_launches_record_when_where_and_which_code(tmp_path):
   assert first["argv"] == ["train.py", "--seed=1"]
   assert first["air_tf_version"] == air_tf.__version__
   assert first["tensorflow_version"] == tf.__version__
+  # The variables that choose the floating-point path, only those set.
+  assert first["environment"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+  assert "TF_NUM_INTRAOP_THREADS" not in first["environment"]
+  if os.path.exists("/proc/cpuinfo"):
+    assert first["cpu"]
   checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   if os.path.exists(os.path.join(checkout, ".git")):
     assert len(first["commit"].split("+")[0]) == 40
