@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import sonnet as snt
 import tensorflow as tf
 
-from air_tf import adam, estimator, sleep
+from air_tf import estimator, sleep
 from air_tf.config import JsonConfig
 from air_tf.inference import BatchPart
 from air_tf.model import AIR
@@ -98,10 +98,6 @@ class TrainConfig(JsonConfig):
       300 steps (docs/RESULTS.md, issue 16). None: the model's own
       (`PRESENCE_WARMUP_STEPS`: none for 2D AIR, whose decoder starts
       empty).
-    adam_steps_per_element: Adam's bias correction counts each element's
-      steps from its first nonzero gradient (`adam.ElementwiseStepAdam`)
-      rather than from the first step. It matters for what starts
-      learning late: q(z_pres)'s own weights after a presence warm-up.
     seed: seeds every random draw of training (with the step number).
     jit_compile: compile the step with XLA: 1.2-1.8x the steps/s of the
       default configuration on 2 CPU cores, twice the tracing time
@@ -128,7 +124,6 @@ class TrainConfig(JsonConfig):
   sleep_weight: float = 0.0
   sleep_start_step: int = 1000
   presence_warmup_steps: Optional[int] = None
-  adam_steps_per_element: bool = False
   seed: int = 0
   jit_compile: bool = True
   num_train_images: int = 60000
@@ -267,9 +262,7 @@ class Trainer(tf.Module):
     with strategy.scope() if strategy else contextlib.nullcontext():
       # Eagerly: see `AIR.build`.
       model.build(baseline=config.objective == "elbo")
-      self.optimizer = (adam.ElementwiseStepAdam
-                        if config.adam_steps_per_element
-                        else snt.optimizers.Adam)(config.learning_rate)
+      self.optimizer = snt.optimizers.Adam(config.learning_rate)
       # The step size is a function of the step, not state to checkpoint:
       # set untracked, so that the checkpoint is the same with or without
       # a schedule (and runs from before schedules existed resume).
