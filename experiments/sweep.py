@@ -3,8 +3,8 @@ r"""Trains AIR once per seed, evaluates every run and writes the seed table.
     python experiments/sweep.py --root=runs/sweep
 
 For each floating-point path p of `--paths` and each seed s this runs
-`experiments/train.py --logdir=ROOT/p/seed_s --seed=s` (plus the path's
-flags and `--train_flags`), then evaluates its final checkpoint as
+`experiments/train.py --logdir=ROOT/p/seed_s --seed=s` (plus
+`--train_flags`, then the path's flags), then evaluates its final checkpoint as
 `experiments/evaluate.py` does (in this process), and writes ROOT/sweep.md
 (per-seed table with the held-out digit-size bands and Pyro's layout, mean
 and min, k of n seeds at or above `--threshold`, seeds x paths, confusion
@@ -15,7 +15,7 @@ re-evaluates nothing that is done.
 
 A floating-point path is a way of computing the same training that rounds
 differently, as another CPU does: "xla" (the default: the XLA-compiled
-step), "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
+step, `--jit_compile`), "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
 slower for AIR; its losses differ from XLA's within the first 10 steps),
 and two variants of it, each training in an environment that can change
 how TensorFlow's kernels round: "no_xla_onednn_off"
@@ -54,7 +54,7 @@ from air_tf import visualisation
 
 # train.py's flags and environment of each floating-point path.
 PATHS = {
-    "xla": ((), {}),
+    "xla": (("--jit_compile",), {}),
     "no_xla": (("--nojit_compile",), {}),
     "no_xla_onednn_off": (("--nojit_compile",),
                           {"TF_ENABLE_ONEDNN_OPTS": "0"}),
@@ -82,8 +82,10 @@ _EXPERIMENTS = os.path.dirname(os.path.abspath(__file__))
 def _train(seed: int, path: str, logdir: str) -> None:
   """Trains one seed on one path."""
   path_flags, environment = PATHS[path]
+  # The path's flags come last, so that a run is on the path its row
+  # names whatever `--train_flags` (or a flagfile among them) say of XLA.
   cli.run_binary(os.path.join(_EXPERIMENTS, "train.py"), f"--logdir={logdir}",
-                 f"--seed={seed}", *path_flags, *FLAGS.train_flags,
+                 f"--seed={seed}", *FLAGS.train_flags, *path_flags,
                  on_failure="run the sweep again to resume.",
                  environment=environment)
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from air_tf import downstream
 from air_tf import logdir as logdir_lib
+from air_tf.config import AIRConfig
 from air_tf.training import TrainConfig
 from conftest import TINY_TRAIN_FLAGS
 
@@ -183,6 +184,44 @@ def test_a_run_records_its_training_and_launches(uninterrupted):
   assert "--num_train_images=64" in launch["argv"]
 
 
+def _flagfile_settings(path):
+  """{flag name: value as written} of a flagfile's `--NAME=VALUE` and
+  `--noNAME` lines (a boolean's value written as "false")."""
+  settings = {}
+  with open(path) as lines:
+    for line in lines:
+      line = line.strip()
+      if not line or line.startswith("#"):
+        continue
+      name, _, value = line.removeprefix("--").partition("=")
+      if not value and name.startswith("no"):
+        name, value = name[len("no"):], "false"
+      settings[name] = value
+  return settings
+
+
+def _parse_like(recorded, written):
+  """`written` parsed as a value of `recorded`'s type."""
+  if isinstance(recorded, bool):
+    return {"true": True, "false": False}[written]
+  if isinstance(recorded, tuple):
+    return tuple(int(part) for part in written.split(","))
+  return type(recorded)(written)
+
+
+def test_the_convolutional_reader_flagfile_sets_each_of_its_flags(tmp_path):
+  path = os.path.join(_ROOT, "experiments", "convolutional_reader.flags")
+  logdir = str(tmp_path / "reader")
+  _run("train.py", *_train_flags(logdir, steps=1), f"--flagfile={path}")
+  recorded = {**dataclasses.asdict(logdir_lib.load_config(logdir, AIRConfig)),
+              **dataclasses.asdict(logdir_lib.load_config(logdir,
+                                                          TrainConfig))}
+  settings = _flagfile_settings(path)
+  assert "image_encoder_channels" in settings
+  for name, written in settings.items():
+    assert recorded[name] == _parse_like(recorded[name], written), name
+
+
 def test_each_evaluation_logs_its_confusion_image(uninterrupted):
   images = []
   for name in os.listdir(uninterrupted):
@@ -320,6 +359,10 @@ def test_sweep_trains_evaluates_and_reports_each_seed_and_path(tmp_path):
       if name in os.environ}
   assert launches["no_xla_onednn_off"]["environment"][
       "TF_ENABLE_ONEDNN_OPTS"] == "0"
+  # ... and compiled as its path says, over --train_flags' --nojit_compile.
+  assert {path: logdir_lib.load_config(os.path.join(root, path, "seed_3"),
+                                       TrainConfig).jit_compile
+          for path in launches} == {"xla": True, "no_xla_onednn_off": False}
   for run in runs:
     assert run["final"]["step"] == 40
     assert [record["step"] for record in run["curve"]] == [20, 40]
