@@ -4,8 +4,9 @@ r"""Trains AIR once per seed, evaluates every run and writes the seed table.
 
 For each floating-point path p of `--paths` and each seed s this runs
 `experiments/train.py --logdir=ROOT/p/seed_s --seed=s` (plus
-`--train_flags`, then the path's flags), then evaluates its final checkpoint as
-`experiments/evaluate.py` does (in this process), and writes ROOT/sweep.md
+`--train_flags`, then the path's flags), then evaluates its final
+checkpoint as `experiments/evaluate.py` does (in this process), and
+writes ROOT/sweep.md
 (per-seed table with the held-out digit-size bands and Pyro's layout, mean
 and min, k of n seeds at or above `--threshold`, seeds x paths, confusion
 matrices), ROOT/sweep.json and
@@ -15,8 +16,9 @@ re-evaluates nothing that is done.
 
 A floating-point path is a way of computing the same training that rounds
 differently, as another CPU does: "xla" (the default: the XLA-compiled
-step, `--jit_compile`), "no_xla" (TensorFlow's own kernels, `--nojit_compile`: 1.2-1.8x
-slower for AIR; its losses differ from XLA's within the first 10 steps),
+step, `--jit_compile`), "no_xla" (TensorFlow's own kernels,
+`--nojit_compile`: 1.2-1.8x slower for AIR; its losses differ from
+XLA's within the first 10 steps),
 and two variants of it, each training in an environment that can change
 how TensorFlow's kernels round: "no_xla_onednn_off"
 (TF_ENABLE_ONEDNN_OPTS=0: without oneDNN's kernels; on the Intel Xeon
