@@ -14,10 +14,12 @@ import subprocess
 import sys
 import time
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from air_tf import config_flags
 from air_tf import downstream
 from air_tf import logdir as logdir_lib
 from air_tf.config import AIRConfig
@@ -184,42 +186,23 @@ def test_a_run_records_its_training_and_launches(uninterrupted):
   assert "--num_train_images=64" in launch["argv"]
 
 
-def _flagfile_settings(path):
-  """{flag name: value as written} of a flagfile's `--NAME=VALUE` and
-  `--noNAME` lines (a boolean's value written as "false")."""
-  settings = {}
-  with open(path) as lines:
-    for line in lines:
-      line = line.strip()
-      if not line or line.startswith("#"):
-        continue
-      name, _, value = line.removeprefix("--").partition("=")
-      if not value and name.startswith("no"):
-        name, value = name[len("no"):], "false"
-      settings[name] = value
-  return settings
-
-
-def _parse_like(recorded, written):
-  """`written` parsed as a value of `recorded`'s type."""
-  if isinstance(recorded, bool):
-    return {"true": True, "false": False}[written]
-  if isinstance(recorded, tuple):
-    return tuple(int(part) for part in written.split(","))
-  return type(recorded)(written)
-
-
 def test_the_convolutional_reader_flagfile_sets_each_of_its_flags(tmp_path):
   path = os.path.join(_ROOT, "experiments", "convolutional_reader.flags")
   logdir = str(tmp_path / "reader")
   _run("train.py", *_train_flags(logdir, steps=1), f"--flagfile={path}")
-  recorded = {**dataclasses.asdict(logdir_lib.load_config(logdir, AIRConfig)),
-              **dataclasses.asdict(logdir_lib.load_config(logdir,
-                                                          TrainConfig))}
-  settings = _flagfile_settings(path)
-  assert "image_encoder_channels" in settings
-  for name, written in settings.items():
-    assert recorded[name] == _parse_like(recorded[name], written), name
+  # The file read as train.py reads it: its configurations' flags.
+  file_flags = flags.FlagValues()
+  for kind in (AIRConfig, TrainConfig):
+    config_flags.define_flags(kind, flag_values=file_flags)
+  file_flags(["train.py", f"--flagfile={path}"])
+  given = []
+  for kind in (AIRConfig, TrainConfig):
+    asked = config_flags.from_flags(kind, file_flags)
+    recorded = logdir_lib.load_config(logdir, kind)
+    for name in config_flags.given_flags(kind, file_flags):
+      assert getattr(recorded, name) == getattr(asked, name), name
+      given.append(name)
+  assert "image_encoder_channels" in given and "jit_compile" in given
 
 
 def test_each_evaluation_logs_its_confusion_image(uninterrupted):
