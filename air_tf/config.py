@@ -63,13 +63,6 @@ class AIRConfig(JsonConfig):
     image_convolution_step_scale: c: the convolutions' weights are c times
       the optimiser's variables, so each of Adam's steps moves them c times
       as far (they read every place at once).
-    where_refinement: hidden sizes of an MLP that moves each step's
-      q(z_where) mean after a look at where the LSTM proposed: it reads
-      the residual (the image without DAIR) through a window 1.5 times as
-      wide, with the LSTM's output. Empty: none (the paper's). Aimed at
-      windows a few pixels off their digit, whose leftover a second
-      object then draws: most full-size single digits counted as two
-      (docs/RESULTS.md, issue 13).
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far
@@ -164,7 +157,6 @@ class AIRConfig(JsonConfig):
   image_encoder_hidden: tuple[int, ...] = (256,)
   image_encoder_channels: tuple[int, ...] = ()
   image_convolution_step_scale: float = 1.0
-  where_refinement: tuple[int, ...] = ()
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
@@ -208,8 +200,7 @@ class AIRConfig(JsonConfig):
       raise ValueError(f"z_what_prior_components must be >= 0, got "
                        f"{self.z_what_prior_components}.")
     for name in ("encoder_hidden", "decoder_hidden", "image_encoder_hidden",
-                 "image_encoder_channels", "baseline_hidden",
-                 "where_refinement"):
+                 "image_encoder_channels", "baseline_hidden"):
       if any(size < 1 for size in getattr(self, name)):
         raise ValueError(f"{name} must be layer sizes >= 1, got "
                          f"{getattr(self, name)}.")

@@ -16,9 +16,6 @@ tfd = tfp.distributions
 
 # softplus(0): a fresh network's raw outputs are near 0.
 SOFTPLUS_OF_ZERO = 0.6931472
-# How much wider than the proposed window the refining glimpse looks: a
-# window placed a few pixels off still holds the whole object.
-REFINEMENT_WINDOW_ENLARGEMENT = 1.5
 
 
 class Posterior(NamedTuple):
@@ -231,7 +228,6 @@ class InferenceNetwork(snt.Module):
                z_pres_floor: float,
                image_encoder_channels: tuple[int, ...] = (),
                image_convolution_step_scale: float = 1.0,
-               where_refinement: tuple[int, ...] = (),
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -255,11 +251,6 @@ class InferenceNetwork(snt.Module):
       image_encoder_channels: channels of the strided convolutions the
         image passes before the embedding MLP; empty: none.
       image_convolution_step_scale: their step scale (`image_convolutions`).
-      where_refinement: hidden sizes of an MLP that reads what the step
-        reads (with DAIR, the residual) through a window
-        `REFINEMENT_WINDOW_ENLARGEMENT` times as wide as the LSTM's
-        proposed one, with the LSTM's output, and moves q(z_where)'s mean
-        (`AIRConfig.where_refinement`); empty: none.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -279,13 +270,6 @@ class InferenceNetwork(snt.Module):
     self._glimpse_encoder = snt.nets.MLP(
         list(encoder_hidden) + [2 * z_what_size],
         activate_final=False, name="glimpse_encoder")
-    # Its last layer starts at zero: a fresh network proposes as without it.
-    self._where_refiner = snt.Sequential([
-        snt.nets.MLP(where_refinement, activate_final=True,
-                     name="where_refiner"),
-        snt.Linear(3, w_init=tf.zeros_initializer(),
-                   name="where_refiner_output"),
-    ]) if where_refinement else None
     self._z_where_prior_loc = tf.constant(z_where_prior_loc, tf.float32)
     self._z_where_std_unit = tf.constant(
         z_where_init_std, tf.float32) / SOFTPLUS_OF_ZERO
@@ -295,18 +279,6 @@ class InferenceNetwork(snt.Module):
     ranges = tf.constant(self._ranges)
     squashed = ranges * tf.tanh(offset / tf.maximum(ranges, 1e-6))
     return tf.where(ranges > 0, squashed, offset)
-
-  def _refine_where(self, read: tf.Tensor, offset: tf.Tensor,
-                    hidden: tf.Tensor) -> tf.Tensor:
-    """`[B, 3]` the change to a proposed z_where offset from the prior mean
-    (`[B, 3]`), from a wide glimpse there of `[B, H, W]` `read` and the
-    LSTM's `[B, L]` output."""
-    proposed = self._z_where_prior_loc + self._bound_where(offset)
-    wide = tf.concat([proposed[:, :1] / REFINEMENT_WINDOW_ENLARGEMENT,
-                      proposed[:, 1:]], axis=1)
-    glimpse = spatial_transformer.canvas_to_window(read, wide,
-                                                   self._window_size)
-    return self._where_refiner(tf.concat([snt.flatten(glimpse), hidden], 1))
 
   def _floor_logits(self, logits: tf.Tensor) -> tf.Tensor:
     """Logits of floor + (1 - 2 floor) sigmoid(logits); 0 stays 0."""
@@ -412,11 +384,7 @@ class InferenceNetwork(snt.Module):
       head = self._pres_where_head(hidden)
       pres_logits = held_unless(learn_presence,
                                 self._floor_logits(head[:, 0]))
-      where_offset = head[:, 1:4]
-      if self._where_refiner is not None:
-        read = images - canvas if self._dair else images
-        where_offset += self._refine_where(read, where_offset, hidden)
-      where_loc = self._z_where_prior_loc + self._bound_where(where_offset)
+      where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
       where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(

@@ -97,10 +97,6 @@ CASES = {
         lambda: AIR(dataclasses.replace(
             CONFIG, image_encoder_channels=(4, 8))).inference,
         lambda b: {"images": _images(b)}, _inference_call),
-    "refined_inference": _Case(
-        lambda: AIR(dataclasses.replace(
-            CONFIG, where_refinement=(8,))).inference,
-        lambda b: {"images": _images(b)}, _inference_call),
     "baseline": _Case(lambda: AIR(CONFIG).baseline,
                       lambda b: {**_latents(b), "images": _images(b)},
                       _baseline_call),

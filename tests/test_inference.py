@@ -182,27 +182,3 @@ def test_convolutional_image_encoder_reads_the_residual(tiny_config):
   # 16 -> 8 -> 4 pixels of 8 channels feed the embedding MLP.
   first_layer = variable_named(network, "image_encoder/linear_0/w")
   assert first_layer.shape[0] == 4 * 4 * 8
-
-
-def test_where_refinement_starts_as_the_proposal_then_moves_it_within_bounds(
-    tiny_config):
-  config = dataclasses.replace(tiny_config, where_refinement=(8,))
-  network = AIR(config).inference
-  images = tf.random.stateless_uniform([3, 16, 16], [0, 2])
-  proposed = network(images, sample=False).z_where_loc.numpy()
-  # Its last layer starts at zero: what its first layer reads changes nothing.
-  hidden_layer = variable_named(network, "where_refiner/linear_0/w")
-  hidden_layer.assign(tf.random.stateless_normal(hidden_layer.shape, [0, 3]))
-  with tf.GradientTape() as tape:
-    posterior = network(images, sample=False)
-    summed = tf.reduce_sum(posterior.z_where_loc[:, 0])
-  np.testing.assert_array_equal(posterior.z_where_loc.numpy(), proposed)
-  output_layer = variable_named(network, "where_refiner_output/w")
-  assert np.abs(tape.gradient(summed, output_layer).numpy()).max() > 0
-  # It moves the mean, and the mean stays in the allowed box.
-  variable_named(network, "where_refiner_output/b").assign([1e3, 1e3, -1e3])
-  first_step = network(images, sample=False).z_where_loc[:, 0].numpy()
-  np.testing.assert_allclose(
-      first_step, np.tile([config.z_where_prior_loc[0] + config.scale_range,
-                           config.position_range, -config.position_range],
-                          [3, 1]), rtol=1e-5)
