@@ -7,6 +7,8 @@ import setuptools
 # The version is declared once, in the package.
 _VERSION = re.search(r'__version__ = "(.+)"',
                      open("air_tf/__init__.py", encoding="utf-8").read())
+# TensorFlow's release; tf-keras follows it number for number.
+_TENSORFLOW_RELEASE = ">=2.21,<2.22"
 
 setuptools.setup(
     name="air_tf",
@@ -18,11 +20,12 @@ setuptools.setup(
     license="Apache-2.0",
     packages=["air_tf"],
     python_requires=">=3.10",
-    # Versions that install and work together (see docs/STACK.md).
+    # Versions that install and work together (docs/RESULTS.md names the
+    # ones every figure there was measured with).
     install_requires=[
-        "tensorflow>=2.21,<2.22",
+        "tensorflow" + _TENSORFLOW_RELEASE,
         "tensorflow-probability>=0.25,<0.26",
-        "tf-keras>=2.21,<2.22",
+        "tf-keras" + _TENSORFLOW_RELEASE,
         "dm-sonnet>=2.0.2,<2.1",
         "absl-py>=2.0",
         "tensorboard>=2.20",
@@ -39,6 +42,9 @@ setuptools.setup(
         # libegl1 libegl-mesa0 libgl1-mesa-dri). The tests use it where it
         # renders and skip, saying why, where it does not.
         "mujoco": ["mujoco>=3.1"],
+        # TensorFlow's CUDA libraries; install.sh adds them where
+        # nvidia-smi lists a GPU (docs/RESULTS.md: trained on an H200).
+        "gpu": ["tensorflow[and-cuda]" + _TENSORFLOW_RELEASE],
         "test": ["pytest>=8", "pytest-xdist>=3.5", "mujoco>=3.1"],
     },
 )
