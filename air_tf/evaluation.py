@@ -31,6 +31,8 @@ class EvaluationConfig:
       the run was tested on.
     max_steps: Inference steps; default: the trained number. More lets a
       model trained on 0-2 objects try to find 3.
+    count_threshold: q(z_pres) above which deterministic inference counts
+      an object (`AIRConfig.count_threshold`); default: the run's.
     data_seed: Draws the held-out scenes (and variants) of a run with this
       data seed, e.g. to score models trained on different scenes on the
       same ones; default: the run's own.
@@ -68,6 +70,7 @@ class EvaluationConfig:
   num_images: int = 10000
   test_counts: Optional[tuple[int, ...]] = None
   max_steps: Optional[int] = None
+  count_threshold: Optional[float] = None
   data_seed: Optional[int] = None
   scene_renderer: Optional[str] = None
   z_pres_prior: Optional[float] = None
@@ -92,9 +95,10 @@ class EvaluationConfig:
         not self.test_counts or min(self.test_counts) < 0):
       raise ValueError(f"test_counts must be non-negative numbers of "
                        f"objects, got {self.test_counts}.")
-    if self.z_pres_prior is not None and not 0 < self.z_pres_prior < 1:
-      raise ValueError(f"z_pres_prior must be in (0, 1), got "
-                       f"{self.z_pres_prior}.")
+    for name in ("z_pres_prior", "count_threshold"):
+      value = getattr(self, name)
+      if value is not None and not 0 < value < 1:
+        raise ValueError(f"{name} must be in (0, 1), got {value}.")
     # scene_renderer: checked by the run's DataConfig it replaces.
 
 
@@ -121,7 +125,7 @@ class FinalEvaluation:
     """
     self._logdir, self._config = logdir, config
     self._model, self._step, self._checkpoint = logdir_lib.restore_model(
-        logdir, config.max_steps)
+        logdir, config.max_steps, config.count_threshold)
     if config.truth_refinement_steps and not isinstance(self._model, AIR):
       raise ValueError(f"truth_refinement_steps refines the 2D model's "
                        f"latents; {logdir} holds a "

@@ -228,6 +228,7 @@ class InferenceNetwork(snt.Module):
                z_pres_floor: float,
                image_encoder_channels: tuple[int, ...] = (),
                image_convolution_step_scale: float = 1.0,
+               count_threshold: float = 0.5,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -251,6 +252,8 @@ class InferenceNetwork(snt.Module):
       image_encoder_channels: channels of the strided convolutions the
         image passes before the embedding MLP; empty: none.
       image_convolution_step_scale: their step scale (`image_convolutions`).
+      count_threshold: deterministic inference counts step i's object
+        where q(z_pres_i = 1) > this.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -261,6 +264,7 @@ class InferenceNetwork(snt.Module):
     self._dair = dair
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
+    self._count_logit = math.log(count_threshold / (1.0 - count_threshold))
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._image_convolutions = image_convolutions(
         image_encoder_channels, image_convolution_step_scale)
@@ -322,7 +326,7 @@ class InferenceNetwork(snt.Module):
       images: `[B, H, W]` float32.
       seed: `[2]` int32 stateless seed; needed when `sample`.
       sample: draw the latents (training) or take the posterior means and
-        z_pres = [q(z_pres) > 0.5] (deterministic inference).
+        z_pres = [q(z_pres) > count_threshold] (deterministic inference).
       presence: `[B, N]` 0/1 z_pres to infer the other latents under,
         instead of drawing or thresholding q(z_pres); a 1 after a 0 counts
         as 0. None: z_pres as `sample` says.
@@ -396,7 +400,7 @@ class InferenceNetwork(snt.Module):
                                        pres_seed, batch_part)
         where = draw_normal(where_loc, where_scale, where_seed, batch_part)
       else:
-        pres = tf.cast(pres_logits > 0.0, tf.float32)
+        pres = tf.cast(pres_logits > self._count_logit, tf.float32)
         where = where_loc
       if presence is not None:
         pres = tf.gather(presence, i, axis=1)

@@ -218,7 +218,8 @@ def latest_checkpoint(logdir: str) -> Optional[str]:
   return None
 
 
-def restore_model(logdir: str, max_steps: Optional[int] = None
+def restore_model(logdir: str, max_steps: Optional[int] = None,
+                  count_threshold: Optional[float] = None
                   ) -> tuple[models.Model, int, str]:
   """The model of the newest intact checkpoint of a logdir.
 
@@ -230,6 +231,8 @@ def restore_model(logdir: str, max_steps: Optional[int] = None
     max_steps: run inference for this many steps instead of the trained
       number (no weight depends on it), as the paper's generalisation tests
       do.
+    count_threshold: count with this threshold on q(z_pres) instead of the
+      trained run's (`AIRConfig.count_threshold`; no weight depends on it).
 
   Returns:
     (model, training step, checkpoint path).
@@ -237,10 +240,17 @@ def restore_model(logdir: str, max_steps: Optional[int] = None
   Raises:
     FileNotFoundError: the logdir holds no training run or no intact
       checkpoint.
+    ValueError: `count_threshold` for a model without one (table-top), or
+      outside (0, 1).
   """
   config = load_model_config(logdir)
   if max_steps is not None:
     config = dataclasses.replace(config, max_steps=max_steps)
+  if count_threshold is not None:
+    if not isinstance(config, AIRConfig):
+      raise ValueError(f"count_threshold sets the 2D model's threshold; "
+                       f"{logdir} holds a {type(config).__name__} model.")
+    config = dataclasses.replace(config, count_threshold=count_threshold)
   path = latest_checkpoint(logdir)
   if path is None:
     raise FileNotFoundError(f"No intact checkpoint in {logdir}.")

@@ -246,7 +246,8 @@ class Evaluator:
             z_pres_prob: float,
             by_elbo: bool = False) -> tuple[float, np.ndarray]:
     """(count accuracy, true x inferred confusion matrix) on `[K, H, W]`
-    float images with true `[K]` counts, counted by q(z_pres) > 0.5 or, if
+    float images with true `[K]` counts, counted by deterministic inference
+    (q(z_pres) above the model's count threshold) or, if
     `by_elbo`, by the count of highest ELBO."""
     inferred = (self.count_by_elbo(images, z_pres_prob) if by_elbo else
                 self.infer(images, z_pres_prob)["count"])

@@ -27,6 +27,9 @@ flags.DEFINE_float("z_pres_prior", None, "Prior probability of one more "
                    "object that the `sample` signature draws scenes with; "
                    "default: the one the run's training reached at its "
                    "checkpoint.", lower_bound=0, upper_bound=1)
+flags.DEFINE_float("count_threshold", None, "q(z_pres) above which the "
+                   "`infer` signature counts an object (2D models); "
+                   "default: the run's (AIRConfig.count_threshold).")
 flags.mark_flags_as_required(["logdir", "export_dir"])
 
 FLAGS = flags.FLAGS
@@ -36,7 +39,8 @@ def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {argv[1:]}")
   try:
-    model, step, checkpoint = logdir_lib.restore_model(FLAGS.logdir)
+    model, step, checkpoint = logdir_lib.restore_model(
+        FLAGS.logdir, count_threshold=FLAGS.count_threshold)
     prior = (logdir_lib.final_z_pres_prior(FLAGS.logdir, step)
              if FLAGS.z_pres_prior is None else FLAGS.z_pres_prior)
   except (FileNotFoundError, ValueError) as error:

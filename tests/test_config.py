@@ -21,6 +21,8 @@ def test_json_round_trip():
     ({"image_encoder_channels": (16, 0)}, "image_encoder_channels"),
     ({"image_convolution_step_scale": 0.0}, "image_convolution_step_scale"),
     ({"likelihood_std_kernel": 3}, "likelihood_std_kernel"),
+    ({"count_threshold": 0.0}, "count_threshold"),
+    ({"count_threshold": 1.0}, "count_threshold"),
     ({"likelihood_std_kernel": -1, "likelihood_background_std": 0.2},
      "likelihood_std_kernel"),
 ])

@@ -24,6 +24,7 @@ from air_tf.training import TrainConfig
     ("test_counts", (2, -1), "test_counts must be non-negative"),
     ("test_counts", (), "test_counts must be non-negative"),
     ("z_pres_prior", 1.0, r"z_pres_prior must be in \(0, 1\)"),
+    ("count_threshold", 0.0, r"count_threshold must be in \(0, 1\)"),
     ("truth_refinement_steps", -1, "truth_refinement_steps must be >= 0"),
 ])
 def test_a_bad_configuration_says_what_is_wrong(field, value, message):

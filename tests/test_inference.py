@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import sonnet as snt
 import tensorflow as tf
 
@@ -42,6 +43,47 @@ def test_loop_stops_once_every_image_is_done(tiny_config):
   np.testing.assert_array_equal(posterior.z_pres, np.zeros([3, 3]))
   # Steps the loop never ran keep finite placeholder values.
   np.testing.assert_array_equal(posterior.z_where_scale[:, 1:], 1.0)
+
+
+@pytest.mark.parametrize("dair", [False, True])
+def test_deterministic_count_is_the_leading_steps_above_the_threshold(
+    tiny_config, dair):
+  # Step i's logit depends only on steps < i, so the logits of a pass with
+  # every step present decide the count at any threshold.
+  images = tf.random.stateless_uniform([64, 16, 16], [5, 5]) * tf.linspace(
+      0.0, 1.0, 64)[:, tf.newaxis, tf.newaxis]
+  models = {}
+  for threshold in (0.5, 0.2, 0.8):
+    models[threshold] = AIR(dataclasses.replace(
+        tiny_config, dair=dair, count_threshold=threshold))
+    models[threshold].build()
+  reference = models[0.5]
+  every_step = lambda: reference(
+      images, 0.5, sample=False,
+      presence=tf.ones([64, tiny_config.max_steps])).posterior.z_pres_logits
+  # First-step logits spread (std 3) around 0, so that each threshold
+  # decides some images differently.
+  weights = variable_named(reference, "pres_where_head/w")
+  bias = variable_named(reference, "pres_where_head/b")
+  linear = every_step().numpy()[:, 0] - bias.numpy()[0]
+  stretch = 3.0 / linear.std()
+  weights.assign(tf.concat([stretch * weights[:, :1], weights[:, 1:]],
+                           axis=1))
+  bias.assign(tf.tensor_scatter_nd_update(
+      bias, [[0]], [-stretch * np.median(linear)]))
+  for model in models.values():
+    for source, target in zip(reference.variables, model.variables):
+      target.assign(source)
+  logits = every_step().numpy()
+  counts = {}
+  for threshold, model in models.items():
+    counts[threshold] = model(images, 0.5, sample=False).count.numpy()
+    above = logits > np.log(threshold / (1 - threshold))
+    np.testing.assert_array_equal(counts[threshold],
+                                  np.cumprod(above, axis=1).sum(axis=1))
+  # The thresholds decide differently on these images.
+  assert (counts[0.2] > counts[0.5]).any() and (
+      counts[0.8] < counts[0.5]).any()
 
 
 def test_draws_are_the_distributions_and_do_not_depend_on_the_split():

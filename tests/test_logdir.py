@@ -42,6 +42,12 @@ def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
   assert longer.config.max_steps == 5
   for trained, reused in zip(model.variables, longer.variables):
     tf.debugging.assert_equal(trained, reused)
+  # Another count threshold: the same weights, another decision rule.
+  stricter, _, _ = logdir.restore_model(str(tmp_path), count_threshold=0.9)
+  assert stricter.config == dataclasses.replace(tiny_config,
+                                                count_threshold=0.9)
+  for trained, reused in zip(model.variables, stricter.variables):
+    tf.debugging.assert_equal(trained, reused)
 
 
 def test_a_run_trained_without_a_baseline_is_restored(tmp_path, tiny_config):
