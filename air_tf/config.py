@@ -151,10 +151,10 @@ class AIRConfig(JsonConfig):
       threshold (`evaluate.py`, `export.py --count_threshold`). 0.5
       decides each step by its more probable value. q hedges on pairs of
       small digits and is sure when it splits a full-size one: at 0.025
-      (chosen on held-out scenes of another data seed, two models), two
-      models no choice looked at count +0.6 and +0.7 points of the default
-      scenes, 14-18 px +1.9, Pyro's layout +0.7, but 28 px -1.2 and -1.6
-      (docs/RESULTS.md, issue 13), so 0.5 stays the default.
+      (chosen on held-out scenes of another data seed, two models), each
+      of 14 models counts +0.5 to +0.9 points of the default scenes,
+      14-18 px +1.7 to +2.2, Pyro's layout +0.6 to +1.0, but 28 px -0.8
+      to -1.7 (docs/RESULTS.md, issue 13), so 0.5 stays the default.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
