@@ -14,6 +14,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 import air_tf
 from air_tf import logdir
 from air_tf.config import AIRConfig
+from air_tf.tabletop_air import TabletopConfig
 from air_tf.datasets import DataConfig
 from air_tf.model import AIR
 from air_tf.training import TrainConfig
@@ -48,6 +49,12 @@ def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
                                                 count_threshold=0.9)
   for trained, reused in zip(model.variables, stricter.variables):
     tf.debugging.assert_equal(trained, reused)
+
+
+def test_a_count_threshold_for_a_table_top_run_is_refused(tmp_path):
+  logdir.ensure_config(str(tmp_path), TabletopConfig(image_size=16))
+  with pytest.raises(ValueError, match="2D model's threshold"):
+    logdir.restore_model(str(tmp_path), count_threshold=0.1)
 
 
 def test_a_run_trained_without_a_baseline_is_restored(tmp_path, tiny_config):
