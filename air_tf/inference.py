@@ -226,9 +226,9 @@ class InferenceNetwork(snt.Module):
                z_where_init_std: tuple[float, float, float],
                scale_range: float, position_range: float,
                z_pres_floor: float,
+               count_threshold: float,
                image_encoder_channels: tuple[int, ...] = (),
                image_convolution_step_scale: float = 1.0,
-               count_threshold: float = 0.5,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -249,11 +249,11 @@ class InferenceNetwork(snt.Module):
       scale_range, position_range: bounds of the posterior mean (see
         `AIRConfig`).
       z_pres_floor: q(z_pres_i = 1) stays within [floor, 1 - floor].
+      count_threshold: deterministic inference counts step i's object
+        where q(z_pres_i = 1) > this.
       image_encoder_channels: channels of the strided convolutions the
         image passes before the embedding MLP; empty: none.
       image_convolution_step_scale: their step scale (`image_convolutions`).
-      count_threshold: deterministic inference counts step i's object
-        where q(z_pres_i = 1) > this.
       name: the module's name.
     """
     super().__init__(name=name)

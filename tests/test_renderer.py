@@ -207,7 +207,8 @@ def test_a_fixed_renderer_implements_the_interface():
       renderer, max_steps=2, z_what_size=2, window_size=4, lstm_size=8,
       encoder_hidden=(8,), image_encoder_hidden=(8,), dair=True,
       z_where_prior_loc=(2.0, 0.0, 0.0), z_where_init_std=(0.1, 0.2, 0.2),
-      scale_range=1.0, position_range=1.0, z_pres_floor=0.0)
+      scale_range=1.0, position_range=1.0, z_pres_floor=0.0,
+      count_threshold=0.5)
   posterior = inference(tf.constant(canvas), seed=tf.constant([1, 2]))
   assert posterior.z_what.shape == (1, 2, 2)
   assert np.isfinite(posterior.z_where.numpy()).all()
