@@ -71,11 +71,6 @@ class AIRConfig(JsonConfig):
       and in 2 of 4 seeds it never came back (docs/RESULTS.md, issue 13);
       with it, every step reads what is left, and the weights that taught
       step 1 to find a digit find the next one.
-    glimpse_residual: the glimpse from which q infers each object's
-      z_what is cropped from what is left to explain (the image minus the
-      objects found so far, as DAIR's LSTM reads it) instead of from the
-      image, so that a digit beside one already found is read without
-      its neighbour's strokes. Needs `dair`.
     likelihood: "normal" (fixed std `likelihood_std`) or "bernoulli".
     likelihood_std: pixel standard deviation of the normal likelihood
       (where the canvas is ink, with `likelihood_background_std`).
@@ -176,7 +171,6 @@ class AIRConfig(JsonConfig):
   baseline_lstm_size: int = 256
   baseline_hidden: tuple[int, ...] = (200,)
   dair: bool = True
-  glimpse_residual: bool = False
   likelihood: str = "normal"
   likelihood_std: float = 0.3
   likelihood_background_std: Optional[float] = None
@@ -228,9 +222,6 @@ class AIRConfig(JsonConfig):
     if self.ink_contact_cost < 0:
       raise ValueError(f"ink_contact_cost must be >= 0, got "
                        f"{self.ink_contact_cost}.")
-    if self.glimpse_residual and not self.dair:
-      raise ValueError("glimpse_residual reads the residual that only DAIR "
-                       "computes: it needs dair=True.")
     if self.likelihood not in LIKELIHOODS:
       raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got "
                        f"{self.likelihood!r}.")

@@ -229,7 +229,6 @@ class InferenceNetwork(snt.Module):
                count_threshold: float,
                image_encoder_channels: tuple[int, ...] = (),
                image_convolution_step_scale: float = 1.0,
-               glimpse_residual: bool = False,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -255,8 +254,6 @@ class InferenceNetwork(snt.Module):
       image_encoder_channels: channels of the strided convolutions the
         image passes before the embedding MLP; empty: none.
       image_convolution_step_scale: their step scale (`image_convolutions`).
-      glimpse_residual: whether the glimpse is cropped from the residual
-        (needs `dair`) instead of the image.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -265,7 +262,6 @@ class InferenceNetwork(snt.Module):
     self._z_what_size = z_what_size
     self._window_size = window_size
     self._dair = dair
-    self._glimpse_residual = glimpse_residual
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._count_logit = math.log(count_threshold / (1.0 - count_threshold))
@@ -414,8 +410,7 @@ class InferenceNetwork(snt.Module):
       if draws_as_values:
         where = tf.stop_gradient(where)
 
-      glimpsed = images - canvas if self._glimpse_residual else images
-      glimpse = spatial_transformer.canvas_to_window(glimpsed, where, window)
+      glimpse = spatial_transformer.canvas_to_window(images, where, window)
       glimpse = tf.reshape(glimpse, [batch_size, window ** 2])
       what_params = self._glimpse_encoder(glimpse)
       what_loc = what_params[:, :d]
