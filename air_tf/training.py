@@ -1,7 +1,6 @@
 """One training step of AIR, its optimisers, schedule and checkpoint."""
 
 import contextlib
-import os
 import dataclasses
 import math
 from typing import Optional, Sequence
@@ -376,21 +375,7 @@ class Trainer(tf.Module):
     # count it, and let the caller decide when too many in a row is fatal.
     def apply_update():
       self._learning_rate.assign(learning_rate(self.step, self.config))
-      # PROBE (issue 13): the inference network's steps scaled by
-      # AIR_PROBE_INFERENCE_STEP_SCALE, the generative model's kept.
-      inference_scale = float(os.environ.get(
-          "AIR_PROBE_INFERENCE_STEP_SCALE", "1"))
-      generative = {variable.ref() for variable in
-                    self.model.prior.trainable_variables +
-                    self.model.renderer.trainable_variables}
-      inference = [variable for variable in self.model.model_variables
-                   if variable.ref() not in generative]
-      before = [tf.identity(variable) for variable in inference]
-      with tf.control_dependencies(before):
-        self.optimizer.apply(model_gradients, self.model.model_variables)
-      if inference_scale != 1:
-        for variable, old in zip(inference, before):
-          variable.assign(old + inference_scale * (variable - old))
+      self.optimizer.apply(model_gradients, self.model.model_variables)
       if self.config.objective == "elbo":
         self.baseline_optimizer.apply(
             baseline_gradients, self.model.baseline.trainable_variables)
