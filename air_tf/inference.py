@@ -294,8 +294,6 @@ class InferenceNetwork(snt.Module):
 
   def _embed(self, images: tf.Tensor) -> tf.Tensor:
     """`[B, H, W]` images (or residuals) -> `[B, F]` embeddings."""
-    # PROBE (issue 13): faint ink made salient to q: sign(x) sqrt(|x| + 0.01).
-    images = tf.sign(images) * tf.sqrt(tf.abs(images) + 0.01)
     features = self._image_convolutions(images[..., tf.newaxis])
     return self._image_encoder(snt.flatten(features))
 
