@@ -224,3 +224,31 @@ def test_convolutional_image_encoder_reads_the_residual(tiny_config):
   # 16 -> 8 -> 4 pixels of 8 channels feed the embedding MLP.
   first_layer = variable_named(network, "image_encoder/linear_0/w")
   assert first_layer.shape[0] == 4 * 4 * 8
+
+
+def test_salient_ink_is_odd_increasing_and_lifts_faint_ink():
+  values = tf.constant([-1.0, -0.3, -1e-6, 0.0, 1e-6, 0.3, 1.0])
+  salient = inference.salient_ink(values).numpy()
+  np.testing.assert_allclose(salient, -salient[::-1], rtol=1e-6)
+  assert (np.diff(salient) > 0).all()
+  assert salient[3] == 0.0
+  np.testing.assert_allclose(salient[4:], [0.1, 0.556776, 1.004988],
+                             rtol=1e-4)
+
+
+def test_reader_square_root_embeds_the_salient_ink(tiny_config):
+  images = tf.random.stateless_uniform([2, 16, 16], [0, 3], minval=-1.0)
+  networks = {}
+  # pylint: disable=protected-access
+  for reader_square_root in (False, True):
+    networks[reader_square_root] = AIR(dataclasses.replace(
+        tiny_config, reader_square_root=reader_square_root)).inference
+    networks[reader_square_root]._embed(images)  # Creates the variables.
+  for mine, other in zip(networks[True].trainable_variables,
+                         networks[False].trainable_variables):
+    mine.assign(other)
+  salient_read = networks[True]._embed(images)
+  np.testing.assert_allclose(
+      salient_read, networks[False]._embed(inference.salient_ink(images)),
+      rtol=1e-5, atol=1e-6)
+  assert np.abs(salient_read - networks[False]._embed(images)).max() > 1e-3
