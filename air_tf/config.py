@@ -68,12 +68,11 @@ class AIRConfig(JsonConfig):
       sign(x) sqrt(|x| + 0.01), instead of x: faint ink weighs nearly as
       much as strong ink, and every pixel's sign, where the drawing so
       far is above or below the image, reads as at least 0.1. The
-      glimpse, the model and the cost are unchanged. Six XLA runs of two
-      scene seeds each counted more than the default's same run (+0.1
-      to +1.9 points); on the four whose scenes no choice of it looked
-      at, mean 98.00% against 97.07%, every size band higher on
-      average (docs/RESULTS.md, issue 13). Not yet the default: one
-      floating-point path.
+      glimpse, the model and the cost are unchanged. Each of seven runs
+      (six XLA, one without) counted more than the default's same run
+      (+0.1 to +0.8 points); on the four XLA runs whose scenes no
+      choice of it looked at, mean 98.00% against 97.57%
+      (docs/RESULTS.md, issue 13). Not yet the default: seven runs.
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
     dair: whether inference sees image minus the reconstruction so far
