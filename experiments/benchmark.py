@@ -70,7 +70,8 @@ FLAGS = flags.FLAGS
 
 _CONFIGS = {
     "default": (AIRConfig(), TrainConfig()),
-    "pyro": (AIRConfig(window_size=28, image_encoder_hidden=(), dair=False),
+    "pyro": (AIRConfig(window_size=28, image_encoder_hidden=(), dair=False,
+                       reader_square_root=False),
              TrainConfig(samples_per_image=1)),
     "air": (AIRConfig(dair=False), TrainConfig()),
     "enumerate": (AIRConfig(), TrainConfig(objective="enumerate")),

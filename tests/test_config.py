@@ -43,3 +43,13 @@ def test_the_decoder_draws_at_the_window_s_size_unless_told():
 def test_unknown_fields_are_named():
   with pytest.raises(ValueError, match="colour"):
     AIRConfig.from_json('{"colour": 1}')
+
+
+def test_a_run_recorded_before_a_default_changed_keeps_its_value():
+  # The square-root reader became the default after runs that read plain
+  # pixels were recorded without the field.
+  assert AIRConfig().reader_square_root
+  assert not AIRConfig.from_json('{"window_size": 20}').reader_square_root
+  plain = AIRConfig(reader_square_root=False)
+  assert AIRConfig.from_json(plain.to_json()) == plain
+  assert AIRConfig.from_json(AIRConfig().to_json()) == AIRConfig()
