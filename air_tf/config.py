@@ -75,8 +75,8 @@ class AIRConfig(JsonConfig):
       far is above or below the image, reads as at least 0.1. The
       glimpse, the model and the cost are unchanged. On by default: on
       scenes no choice of it looked at, ten seeds, XLA: mean 97.88%, min
-      97.48%, better than the plain reader's same run in PAIRS of 10;
-      without XLA: mean NX_MEAN, min NX_MIN (docs/RESULTS.md, issue 13).
+      97.48%, better than the plain reader's same run in 9 of 10;
+      without XLA: mean 97.83%, min 97.21% (docs/RESULTS.md, issue 13).
       Runs recorded before the field existed read plain pixels.
     baseline_lstm_size: units of the NVIL baseline's own LSTM.
     baseline_hidden: hidden sizes of the MLP on top of it.
