@@ -8,16 +8,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from air_tf.config import AIRConfig  # pylint: disable=g-import-not-at-top
 
-# The plain reader: many tests compare two computations of one quantity
-# to 1e-5, and the square root's slope of 5 and sign step at 0 turn the
-# residual's round-off into larger differences (the square root is tested
-# in test_inference.py and, as the default, by the conformance suite).
 TINY = AIRConfig(canvas_size=(16, 16), max_steps=3, z_what_size=4,
                  window_size=6, lstm_size=16, encoder_hidden=(16,),
                  decoder_hidden=(16,), image_encoder_hidden=(16,),
                  baseline_lstm_size=8, baseline_hidden=(8,),
                  z_where_prior_loc=(2.0, 0.0, 0.0), scale_range=1.0,
-                 dair=False, reader_square_root=False)
+                 dair=False)
 
 
 # Flags of experiments/train.py for a tiny model on a few multi-MNIST
