@@ -173,7 +173,10 @@ def salient_ink(images: tf.Tensor) -> tf.Tensor:
 
   Ink of 0.3 reads as 0.56 and of 1 as 1.0, so a faint small digit left
   in the residual stands out nearly as a bold one does; 0 stays 0, and
-  any other value reads as at least 0.1 in its own sign.
+  any other value reads as at least 0.1 in its own sign. That step at 0
+  tells q where anything at all is left: without it (sign(x) (sqrt(|x| +
+  0.01) - 0.1)) two runs lost all of the square root's gain
+  (docs/RESULTS.md, issue 13).
   """
   return tf.sign(images) * tf.sqrt(tf.abs(images) + 0.01)
 
