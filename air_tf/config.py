@@ -15,8 +15,14 @@ class JsonConfig:
 
   @classmethod
   def from_json(cls, text: str):
-    """Rebuilds the configuration from its `to_json()` text."""
-    return dataclass_from_json(cls, text)
+    """Rebuilds the configuration from its `to_json()` text, or from that
+    of a run an earlier air_tf recorded (`_upgrade`)."""
+    return dataclass_from_fields(cls, cls._upgrade(json.loads(text)))
+
+  @classmethod
+  def _upgrade(cls, fields: dict[str, Any]) -> dict[str, Any]:
+    """A recorded run's fields as today's fields say the same run."""
+    return fields
 
 
 # Fields whose default changed, with the value they took before: a run
@@ -214,9 +220,8 @@ class AIRConfig(JsonConfig):
     return tuple(self.canvas_size)
 
   @classmethod
-  def from_json(cls, text: str) -> "AIRConfig":
-    fields = {**_AIR_VALUES_BEFORE_RECORDED, **json.loads(text)}
-    return super().from_json(json.dumps(fields))
+  def _upgrade(cls, fields: dict[str, Any]) -> dict[str, Any]:
+    return {**_AIR_VALUES_BEFORE_RECORDED, **fields}
 
   def __post_init__(self):
     if len(self.canvas_size) != 2 or min(self.canvas_size) < 1:
@@ -283,9 +288,9 @@ class AIRConfig(JsonConfig):
                        f"{self.z_where_prior_scale}.")
 
 
-def dataclass_from_json(cls, text: str):
-  """Rebuilds a configuration dataclass `cls` from its `to_json()` text."""
-  fields: dict[str, Any] = json.loads(text)
+def dataclass_from_fields(cls, fields: dict[str, Any]):
+  """Builds a configuration dataclass `cls` from its fields as JSON has
+  them (lists for tuples), naming any field `cls` does not have."""
   known = sorted(field.name for field in dataclasses.fields(cls))
   unknown = sorted(set(fields) - set(known))
   if unknown:

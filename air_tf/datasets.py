@@ -1,7 +1,6 @@
 """Which scenes a run trains and is tested on, saved with the run."""
 
 import dataclasses
-import json
 from typing import Optional
 
 from air_tf import config
@@ -95,13 +94,10 @@ class DataConfig(config.JsonConfig):
       object.__setattr__(self, name, value)
 
   @classmethod
-  def from_json(cls, text: str) -> "DataConfig":
-    fields = json.loads(text)
+  def _upgrade(cls, fields: dict) -> dict:
     # Runs recorded before air_tf named the fields as their flags.
-    for old, new in _RENAMED_FIELDS.items():
-      if old in fields:
-        fields[new] = fields.pop(old)
-    return super().from_json(json.dumps(fields))
+    return {_RENAMED_FIELDS.get(name, name): value
+            for name, value in fields.items()}
 
 
 _RENAMED_FIELDS = {"name": "dataset", "seed": "data_seed"}
