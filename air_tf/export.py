@@ -14,7 +14,7 @@ SavedModel needs neither air_tf nor TensorFlow Probability to be loaded:
   identity, D = 3: cube, sphere, cylinder), `reconstruction` float32
   `[B, *image_shape]`. Deterministic: the posterior means (the most
   probable identity), and z_pres_i = [q(z_pres_i = 1) > threshold] (the
-  2D model's `count_threshold`, 0.5 by default; the table-top model's 0.5)
+  2D model's `count_threshold`, 0.025 by default; the table-top model's 0.5)
   until the first absent step. Rows of absent objects are zero.
 - `sample`: `num_samples` int32 scalar -> `images` `[B, *image_shape]`,
   `count` `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.

@@ -114,7 +114,7 @@ def test_plain_tensorflow_loads_and_matches_the_model(exported, tiny_config,
   # Probabilities are 0 where a step was never reached.
   reached = np.arange(3) <= out["count"][:, None]
   assert np.all(out["z_pres_prob"][~reached] == 0)
-  assert np.all((out["z_pres_prob"][present] > 0.5))
+  assert np.all(out["z_pres_prob"][present] > tiny_config.count_threshold)
   assert out["sample_images"].shape == (5, *tiny_config.canvas_size)
   assert out["sample_count"].shape == (5,)
   sample_present = np.arange(3) < out["sample_count"][:, None]
