@@ -172,14 +172,11 @@ class AIRConfig(JsonConfig):
       weight depends on it, so a trained run can be counted at another
       threshold (`evaluate.py`, `export.py --count_threshold`). q hedges
       on pairs of small digits and is sure when it splits a full-size
-      one, so 0.025 (chosen on held-out scenes of another data seed, two
-      models; adopted by a rule set before its runs) counts more pairs
-      and splits a few more full-size digits than 0.5, each step's more
-      probable value: over the default's twenty seed-table models on
-      untouched scenes, mean 97.55% -> 97.90%, better in 20 of 20, the
-      worst size band 96.1% (14-18 px) -> 96.7% (28 px, from 97.9%)
-      (docs/RESULTS.md, issue 13). Runs recorded before it was a field
-      were counted at 0.5 and still are.
+      one, so 0.025 counts more of those pairs than 0.5 (each step's
+      more probable value) and splits a few more full-size digits; it
+      was adopted by a rule set before its runs (docs/RESULTS.md, issue
+      13). Runs recorded before it was a field were counted at 0.5 and
+      still are.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3

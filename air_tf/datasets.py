@@ -1,7 +1,7 @@
 """Which scenes a run trains and is tested on, saved with the run."""
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
 from air_tf import config
 from air_tf import mnist
@@ -94,7 +94,7 @@ class DataConfig(config.JsonConfig):
       object.__setattr__(self, name, value)
 
   @classmethod
-  def _upgrade(cls, fields: dict) -> dict:
+  def _upgrade(cls, fields: dict[str, Any]) -> dict[str, Any]:
     # Runs recorded before air_tf named the fields as their flags.
     return {_RENAMED_FIELDS.get(name, name): value
             for name, value in fields.items()}
