@@ -28,7 +28,8 @@ class JsonConfig:
 # Fields whose default changed, with the value they took before: a run
 # recorded before a field was written was built with that value.
 _AIR_VALUES_BEFORE_RECORDED = {"reader_square_root": False,
-                               "count_threshold": 0.5}
+                               "count_threshold": 0.5,
+                               "count_by_flips": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +178,17 @@ class AIRConfig(JsonConfig):
       was adopted by a rule set before its runs (docs/RESULTS.md, issue
       13). Runs recorded before it was a field were counted at 0.5 and
       still are.
+    count_by_flips: deterministic inference counts each image by a vote
+      over four passes, the image's own and its three mirror images'
+      (`InferenceNetwork.voted_presence`), then infers the objects of
+      the image under that count. A scene's count does not change when
+      it is mirrored, but q's errors do, so the vote corrects many of
+      them; it assumes q reads mirrored objects as well as the objects
+      it was trained on, as it reads mirrored digits. No weight depends
+      on it (`evaluate.py`, `export.py --count_by_flips`); it was adopted
+      by a rule set before its runs (docs/RESULTS.md, issue 13). Runs
+      recorded before it was a field count by their own pass, and still
+      do.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -209,6 +221,7 @@ class AIRConfig(JsonConfig):
   position_range: float = 1.0
   z_pres_floor: float = 0.0
   count_threshold: float = 0.025
+  count_by_flips: bool = True
 
   @property
   def decoded_size(self) -> int:

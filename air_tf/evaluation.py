@@ -33,6 +33,9 @@ class EvaluationConfig:
       model trained on 0-2 objects try to find 3.
     count_threshold: q(z_pres) above which deterministic inference counts
       an object (`AIRConfig.count_threshold`); default: the run's.
+    count_by_flips: Whether deterministic inference counts by a vote over
+      each image's mirror images (`AIRConfig.count_by_flips`); default:
+      as the run does.
     data_seed: Draws the held-out scenes (and variants) of a run with this
       data seed, e.g. to score models trained on different scenes on the
       same ones; default: the run's own.
@@ -71,6 +74,7 @@ class EvaluationConfig:
   test_counts: Optional[tuple[int, ...]] = None
   max_steps: Optional[int] = None
   count_threshold: Optional[float] = None
+  count_by_flips: Optional[bool] = None
   data_seed: Optional[int] = None
   scene_renderer: Optional[str] = None
   z_pres_prior: Optional[float] = None
@@ -125,7 +129,8 @@ class FinalEvaluation:
     """
     self._logdir, self._config = logdir, config
     self._model, self._step, self._checkpoint = logdir_lib.restore_model(
-        logdir, config.max_steps, config.count_threshold)
+        logdir, config.max_steps, config.count_threshold,
+        config.count_by_flips)
     if config.truth_refinement_steps and not isinstance(self._model, AIR):
       raise ValueError(f"truth_refinement_steps refines the 2D model's "
                        f"latents; {logdir} holds a "

@@ -151,6 +151,32 @@ def count_distribution(z_pres_logits: tf.Tensor) -> tfd.Categorical:
   return tfd.Categorical(logits=log_reached + log_stops)
 
 
+def mirror_images(images: tf.Tensor) -> tf.Tensor:
+  """`[B, H, W, ...]` -> `[4 B, H, W, ...]`: the images, then each flipped
+  left to right, top to bottom, and both (turned half a turn), in that
+  order."""
+  return tf.concat([images, tf.reverse(images, [2]), tf.reverse(images, [1]),
+                    tf.reverse(images, [1, 2])], axis=0)
+
+
+def vote_counts(counts: tf.Tensor, max_count: int) -> tf.Tensor:
+  """The count most passes give, `[M, B]` -> `[B]` int32 in
+  {0, ..., max_count}; where counts tie for most votes, the first pass's
+  (the image's own), which is always one of them.
+
+  Args:
+    counts: `[M, B]` int32, pass m's count of image b; pass 0 is the
+      image's own.
+    max_count: N, the largest count.
+  """
+  votes = tf.reduce_sum(tf.one_hot(counts, max_count + 1, dtype=tf.int32),
+                        axis=0)
+  most = tf.reduce_max(votes, axis=1, keepdims=True)
+  tied = tf.reduce_sum(tf.cast(votes == most, tf.int32), axis=1) > 1
+  return tf.where(tied, counts[0],
+                  tf.argmax(votes, axis=1, output_type=tf.int32))
+
+
 def normal_distribution(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Distribution:
   """Independent normals over the last axis (the event)."""
   return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1)
@@ -244,6 +270,7 @@ class InferenceNetwork(snt.Module):
                image_encoder_channels: tuple[int, ...] = (),
                image_convolution_step_scale: float = 1.0,
                reader_square_root: bool = True,
+               count_by_flips: bool = True,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -271,6 +298,8 @@ class InferenceNetwork(snt.Module):
       image_convolution_step_scale: their step scale (`image_convolutions`).
       reader_square_root: whether the embedding reads `salient_ink` of the
         image (or residual) instead of its pixels.
+      count_by_flips: deterministic inference counts by `voted_presence`
+        (`AIRConfig.count_by_flips`) instead of the image's own pass.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -283,6 +312,7 @@ class InferenceNetwork(snt.Module):
     self._ranges = (scale_range, position_range, position_range)
     self._z_pres_floor = z_pres_floor
     self._count_logit = math.log(count_threshold / (1.0 - count_threshold))
+    self._count_by_flips = count_by_flips
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._image_convolutions = image_convolutions(
         image_encoder_channels, image_convolution_step_scale)
@@ -346,7 +376,8 @@ class InferenceNetwork(snt.Module):
       images: `[B, H, W]` float32.
       seed: `[2]` int32 stateless seed; needed when `sample`.
       sample: draw the latents (training) or take the posterior means and
-        z_pres = [q(z_pres) > count_threshold] (deterministic inference).
+        z_pres = [q(z_pres) > count_threshold] (deterministic inference;
+        with `count_by_flips`, z_pres of the count `voted_presence` gives).
       presence: `[B, N]` 0/1 z_pres to infer the other latents under,
         instead of drawing or thresholding q(z_pres); a 1 after a 0 counts
         as 0. None: z_pres as `sample` says.
@@ -379,6 +410,44 @@ class InferenceNetwork(snt.Module):
     """
     if sample and seed is None:
       raise ValueError("Sampling needs a stateless seed.")
+    if (self._count_by_flips and not sample and presence is None and
+        given is None):
+      presence = self.voted_presence(images)
+    return self._infer_and_draw(images, seed, sample, presence, batch_part,
+                                learn_presence, draws_as_values,
+                                relaxed_temperature, given)
+
+  def voted_presence(self, images: tf.Tensor) -> tf.Tensor:
+    """`[B, N]` 0/1 presence of the first n steps, n the count a vote over
+    four deterministic passes gives (`vote_counts`): the image's own and
+    its three mirror images' (`mirror_images`).
+
+    A scene's count does not change when it is mirrored, but q reads each
+    residual in one direction (its first window at one end of a digit's
+    ink), so its miscounts of an image and of its mirror images are
+    partly different ones, and the vote corrects many of them (issue 13,
+    docs/RESULTS.md).
+
+    Args:
+      images: `[B, H, W]` float32.
+    """
+    mirrored, _ = self._infer_and_draw(mirror_images(images), sample=False)
+    counts = tf.reshape(tf.cast(tf.reduce_sum(mirrored.z_pres, axis=1),
+                                tf.int32), [4, -1])
+    return tf.sequence_mask(vote_counts(counts, self._max_steps),
+                            self._max_steps, dtype=tf.float32)
+
+  def _infer_and_draw(self, images: tf.Tensor,
+                      seed: Optional[tf.Tensor] = None, sample: bool = True,
+                      presence: Optional[tf.Tensor] = None,
+                      batch_part: Optional[BatchPart] = None,
+                      learn_presence: Optional[tf.Tensor] = None,
+                      draws_as_values: bool = False,
+                      relaxed_temperature: Optional[tf.Tensor] = None,
+                      given: Optional[tuple[tf.Tensor, tf.Tensor]] = None
+                      ) -> tuple[Posterior, Optional[tf.Tensor]]:
+    """`infer_and_draw` with z_pres as `sample` and `presence` say, without
+    the vote."""
     batch_size = tf.shape(images)[0]
     n, d, window = self._max_steps, self._z_what_size, self._window_size
 

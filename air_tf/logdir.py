@@ -219,7 +219,8 @@ def latest_checkpoint(logdir: str) -> Optional[str]:
 
 
 def restore_model(logdir: str, max_steps: Optional[int] = None,
-                  count_threshold: Optional[float] = None
+                  count_threshold: Optional[float] = None,
+                  count_by_flips: Optional[bool] = None
                   ) -> tuple[models.Model, int, str]:
   """The model of the newest intact checkpoint of a logdir.
 
@@ -233,6 +234,9 @@ def restore_model(logdir: str, max_steps: Optional[int] = None,
       do.
     count_threshold: count with this threshold on q(z_pres) instead of the
       trained run's (`AIRConfig.count_threshold`; no weight depends on it).
+    count_by_flips: count by a vote over the image's mirror images, or by
+      its own pass, instead of as the trained run does
+      (`AIRConfig.count_by_flips`; no weight depends on it).
 
   Returns:
     (model, training step, checkpoint path).
@@ -240,17 +244,20 @@ def restore_model(logdir: str, max_steps: Optional[int] = None,
   Raises:
     FileNotFoundError: the logdir holds no training run or no intact
       checkpoint.
-    ValueError: `count_threshold` for a model without one (table-top), or
-      outside (0, 1).
+    ValueError: `count_threshold` or `count_by_flips` for a model without
+      them (table-top), or a threshold outside (0, 1).
   """
   config = load_model_config(logdir)
   if max_steps is not None:
     config = dataclasses.replace(config, max_steps=max_steps)
-  if count_threshold is not None:
+  counting = {name: value for name, value in (
+      ("count_threshold", count_threshold),
+      ("count_by_flips", count_by_flips)) if value is not None}
+  if counting:
     if not isinstance(config, AIRConfig):
-      raise ValueError(f"count_threshold sets the 2D model's threshold; "
+      raise ValueError(f"{', '.join(counting)} set how the 2D model counts; "
                        f"{logdir} holds a {type(config).__name__} model.")
-    config = dataclasses.replace(config, count_threshold=count_threshold)
+    config = dataclasses.replace(config, **counting)
   path = latest_checkpoint(logdir)
   if path is None:
     raise FileNotFoundError(f"No intact checkpoint in {logdir}.")

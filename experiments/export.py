@@ -30,6 +30,10 @@ flags.DEFINE_float("z_pres_prior", None, "Prior probability of one more "
 flags.DEFINE_float("count_threshold", None, "q(z_pres) above which the "
                    "`infer` signature counts an object (2D models); "
                    "default: the run's (AIRConfig.count_threshold).")
+flags.DEFINE_bool("count_by_flips", None, "Whether the `infer` signature "
+                  "counts by a vote over each image's mirror images (2D "
+                  "models); default: as the run does "
+                  "(AIRConfig.count_by_flips).")
 flags.mark_flags_as_required(["logdir", "export_dir"])
 
 FLAGS = flags.FLAGS
@@ -40,7 +44,8 @@ def main(argv):
     cli.fail(f"unexpected arguments: {argv[1:]}")
   try:
     model, step, checkpoint = logdir_lib.restore_model(
-        FLAGS.logdir, count_threshold=FLAGS.count_threshold)
+        FLAGS.logdir, count_threshold=FLAGS.count_threshold,
+        count_by_flips=FLAGS.count_by_flips)
     prior = (logdir_lib.final_z_pres_prior(FLAGS.logdir, step)
              if FLAGS.z_pres_prior is None else FLAGS.z_pres_prior)
   except (FileNotFoundError, ValueError) as error:

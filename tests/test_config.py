@@ -46,14 +46,16 @@ def test_unknown_fields_are_named():
 
 
 def test_a_run_recorded_before_a_default_changed_keeps_its_value():
-  # The square-root reader and the threshold 0.025 became the defaults
-  # after runs that read plain pixels and counted at 0.5 were recorded
-  # without the fields.
+  # The square-root reader, the threshold 0.025 and the vote over mirror
+  # images became the defaults after runs that read plain pixels, counted
+  # at 0.5 and by their own pass were recorded without the fields.
   assert AIRConfig().reader_square_root
   assert AIRConfig().count_threshold == 0.025
+  assert AIRConfig().count_by_flips
   old_run = AIRConfig.from_json('{"window_size": 20}')
   assert not old_run.reader_square_root
   assert old_run.count_threshold == 0.5
+  assert not old_run.count_by_flips
   plain = AIRConfig(reader_square_root=False)
   assert AIRConfig.from_json(plain.to_json()) == plain
   assert AIRConfig.from_json(AIRConfig().to_json()) == AIRConfig()

@@ -55,7 +55,8 @@ def test_deterministic_count_is_the_leading_steps_above_the_threshold(
   models = {}
   for threshold in (0.5, 0.2, 0.8):
     models[threshold] = AIR(dataclasses.replace(
-        tiny_config, dair=dair, count_threshold=threshold))
+        tiny_config, dair=dair, count_threshold=threshold,
+        count_by_flips=False))
     models[threshold].build()
   reference = models[0.5]
   every_step = lambda: reference(
@@ -84,6 +85,76 @@ def test_deterministic_count_is_the_leading_steps_above_the_threshold(
   # The thresholds decide differently on these images.
   assert (counts[0.2] > counts[0.5]).any() and (
       counts[0.8] < counts[0.5]).any()
+
+
+def test_mirror_images_flip_back_to_the_images():
+  images = tf.random.stateless_uniform([2, 5, 7], [3, 1])
+  mirrored = inference.mirror_images(images).numpy()
+  assert mirrored.shape == (8, 5, 7)
+  left_right, up_down, both = (mirrored[2 * k:2 * k + 2] for k in (1, 2, 3))
+  np.testing.assert_array_equal(mirrored[:2], images)
+  np.testing.assert_array_equal(left_right[:, :, ::-1], images)
+  np.testing.assert_array_equal(up_down[:, ::-1, :], images)
+  np.testing.assert_array_equal(both[:, ::-1, ::-1], images)
+
+
+@pytest.mark.parametrize("counts, voted", [
+    ([2, 2, 2, 2], 2),  # Unanimous.
+    ([1, 2, 2, 0], 2),  # Most passes.
+    ([1, 2, 1, 2], 1),  # Two against two: the image's own count.
+    ([2, 1, 1, 2], 2),
+    ([0, 1, 2, 3], 0),  # All differ: the image's own count.
+    ([3, 1, 1, 1], 1),
+])
+def test_vote_counts_takes_the_most_common_count_then_the_images_own(
+    counts, voted):
+  columns = tf.constant([counts, counts[::-1]], tf.int32)  # [B = 2, M]
+  result = inference.vote_counts(tf.transpose(columns), max_count=3).numpy()
+  own_first_reversed = counts[::-1]
+  votes = np.bincount(own_first_reversed, minlength=4)
+  tied = (votes == votes.max()).sum() > 1
+  assert result[0] == voted
+  assert result[1] == (own_first_reversed[0] if tied else votes.argmax())
+
+
+def test_counting_by_flips_is_the_vote_of_the_mirror_images_counts(
+    tiny_config):
+  own = AIR(dataclasses.replace(tiny_config, dair=True,
+                                count_by_flips=False))
+  voting = AIR(dataclasses.replace(tiny_config, dair=True))
+  images = tf.random.stateless_uniform([64, 16, 16], [7, 7]) * tf.linspace(
+      0.0, 1.0, 64)[:, tf.newaxis, tf.newaxis]
+  own.build()
+  voting.build()
+  # First-step presence logits spread around the threshold, so that the
+  # passes disagree on some images.
+  bias = variable_named(own, "pres_where_head/b")
+  logits = own(images, 0.5, sample=False,
+               presence=tf.ones([64, 3])).posterior.z_pres_logits.numpy()
+  bias.assign(tf.tensor_scatter_nd_update(
+      bias, [[0]], [bias[0] - np.median(logits[:, 0]) +
+                    np.log(tiny_config.count_threshold /
+                           (1 - tiny_config.count_threshold))]))
+  for source, target in zip(own.variables, voting.variables):
+    target.assign(source)
+  counts = np.stack([
+      own(tf.constant(flip(images.numpy())), 0.5, sample=False).count.numpy()
+      for flip in (lambda x: x, lambda x: x[:, :, ::-1],
+                   lambda x: x[:, ::-1, :], lambda x: x[:, ::-1, ::-1])])
+  assert (counts != counts[0]).any()  # The vote has something to decide.
+  expected = [
+      counts[0, b] if (np.bincount(counts[:, b]) ==
+                       np.bincount(counts[:, b]).max()).sum() > 1
+      else np.bincount(counts[:, b]).argmax() for b in range(64)]
+  voted = voting(images, 0.5, sample=False)
+  np.testing.assert_array_equal(voted.count, expected)
+  # The objects are the image's own pass's under the voted count.
+  forced = own(images, 0.5, sample=False, presence=tf.sequence_mask(
+      expected, 3, dtype=tf.float32))
+  np.testing.assert_allclose(voted.posterior.z_where,
+                             forced.posterior.z_where, rtol=1e-6)
+  np.testing.assert_allclose(voted.reconstruction, forced.reconstruction,
+                             rtol=1e-5, atol=1e-6)
 
 
 def test_draws_are_the_distributions_and_do_not_depend_on_the_split():

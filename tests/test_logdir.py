@@ -49,12 +49,19 @@ def test_newest_checkpoint_is_restored(tmp_path, tiny_config):
                                                 count_threshold=0.9)
   for trained, reused in zip(model.variables, stricter.variables):
     tf.debugging.assert_equal(trained, reused)
+  # Counting by the image's own pass: the same weights again.
+  own, _, _ = logdir.restore_model(str(tmp_path), count_by_flips=False)
+  assert own.config == dataclasses.replace(tiny_config, count_by_flips=False)
+  for trained, reused in zip(model.variables, own.variables):
+    tf.debugging.assert_equal(trained, reused)
 
 
-def test_a_count_threshold_for_a_table_top_run_is_refused(tmp_path):
+def test_counting_options_for_a_table_top_run_are_refused(tmp_path):
   logdir.ensure_config(str(tmp_path), TabletopConfig(image_size=16))
-  with pytest.raises(ValueError, match="2D model's threshold"):
+  with pytest.raises(ValueError, match="how the 2D model counts"):
     logdir.restore_model(str(tmp_path), count_threshold=0.1)
+  with pytest.raises(ValueError, match="how the 2D model counts"):
+    logdir.restore_model(str(tmp_path), count_by_flips=False)
 
 
 def test_a_run_trained_without_a_baseline_is_restored(tmp_path, tiny_config):
