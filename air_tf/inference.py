@@ -437,17 +437,12 @@ class InferenceNetwork(snt.Module):
     return tf.sequence_mask(vote_counts(counts, self._max_steps),
                             self._max_steps, dtype=tf.float32)
 
-  def _infer_and_draw(self, images: tf.Tensor,
-                      seed: Optional[tf.Tensor] = None, sample: bool = True,
-                      presence: Optional[tf.Tensor] = None,
-                      batch_part: Optional[BatchPart] = None,
-                      learn_presence: Optional[tf.Tensor] = None,
-                      draws_as_values: bool = False,
-                      relaxed_temperature: Optional[tf.Tensor] = None,
-                      given: Optional[tuple[tf.Tensor, tf.Tensor]] = None
-                      ) -> tuple[Posterior, Optional[tf.Tensor]]:
-    """`infer_and_draw` with z_pres as `sample` and `presence` say, without
-    the vote."""
+  def _infer_and_draw(self, images, seed=None, sample=True, presence=None,
+                      batch_part=None, learn_presence=None,
+                      draws_as_values=False, relaxed_temperature=None,
+                      given=None):
+    """`infer_and_draw` (its arguments and returns) with z_pres as
+    `sample` and `presence` say, without the vote."""
     batch_size = tf.shape(images)[0]
     n, d, window = self._max_steps, self._z_what_size, self._window_size
 
