@@ -180,8 +180,8 @@ class AIRConfig(JsonConfig):
       still are.
     count_by_flips: deterministic inference counts each image by a vote
       over four passes, the image's own and its three mirror images'
-      (`InferenceNetwork.voted_presence`), then infers the objects of
-      the image under that count. A scene's count does not change when
+      (`InferenceNetwork.infer_by_vote`); the image's own pass gives
+      the objects under that count. A scene's count does not change when
       it is mirrored, but q's errors do, so the vote corrects many of
       them; it assumes q reads mirrored objects as well as the objects
       it was trained on, as it reads mirrored digits. No weight depends

@@ -298,7 +298,7 @@ class InferenceNetwork(snt.Module):
       image_convolution_step_scale: their step scale (`image_convolutions`).
       reader_square_root: whether the embedding reads `salient_ink` of the
         image (or residual) instead of its pixels.
-      count_by_flips: deterministic inference counts by `voted_presence`
+      count_by_flips: deterministic inference counts by `infer_by_vote`
         (`AIRConfig.count_by_flips`) instead of the image's own pass.
       name: the module's name.
     """
@@ -377,7 +377,7 @@ class InferenceNetwork(snt.Module):
       seed: `[2]` int32 stateless seed; needed when `sample`.
       sample: draw the latents (training) or take the posterior means and
         z_pres = [q(z_pres) > count_threshold] (deterministic inference;
-        with `count_by_flips`, z_pres of the count `voted_presence` gives).
+        with `count_by_flips`, as `infer_by_vote` counts).
       presence: `[B, N]` 0/1 z_pres to infer the other latents under,
         instead of drawing or thresholding q(z_pres); a 1 after a 0 counts
         as 0. None: z_pres as `sample` says.
@@ -412,15 +412,17 @@ class InferenceNetwork(snt.Module):
       raise ValueError("Sampling needs a stateless seed.")
     if (self._count_by_flips and not sample and presence is None and
         given is None):
-      presence = self.voted_presence(images)
+      return self.infer_by_vote(images)
     return self._infer_and_draw(images, seed, sample, presence, batch_part,
                                 learn_presence, draws_as_values,
                                 relaxed_temperature, given)
 
-  def voted_presence(self, images: tf.Tensor) -> tf.Tensor:
-    """`[B, N]` 0/1 presence of the first n steps, n the count a vote over
-    four deterministic passes gives (`vote_counts`): the image's own and
-    its three mirror images' (`mirror_images`).
+  def infer_by_vote(self, images: tf.Tensor
+                    ) -> tuple[Posterior, Optional[tf.Tensor]]:
+    """Deterministic inference that counts each image by a vote over four
+    passes: the image's own and its three mirror images'
+    (`mirror_images`); `infer_and_draw`'s returns, with z_pres of the
+    count most passes give (`vote_counts`) and the image's own objects.
 
     A scene's count does not change when it is mirrored, but q reads each
     residual in one direction (its first window at one end of a digit's
@@ -428,14 +430,27 @@ class InferenceNetwork(snt.Module):
     partly different ones, and the vote corrects many of them (issue 13,
     docs/RESULTS.md).
 
+    Each pass infers every step as if the steps before it were present.
+    Up to the first step q turns off, that is the deterministic pass
+    itself, so one pass gives both its count (the steps before the first
+    q(z_pres) at or below the threshold) and the objects under any
+    voted count: four passes in all, not one more for the objects.
+
     Args:
       images: `[B, H, W]` float32.
     """
-    mirrored, _ = self._infer_and_draw(mirror_images(images), sample=False)
-    counts = tf.reshape(tf.cast(tf.reduce_sum(mirrored.z_pres, axis=1),
-                                tf.int32), [4, -1])
-    return tf.sequence_mask(vote_counts(counts, self._max_steps),
-                            self._max_steps, dtype=tf.float32)
+    batch_size = tf.shape(images)[0]
+    mirrored, objects = self._infer_and_draw(
+        mirror_images(images), sample=False,
+        presence=tf.ones([4 * batch_size, self._max_steps]))
+    turned_on = tf.cast(mirrored.z_pres_logits > self._count_logit, tf.int32)
+    counts = tf.reshape(tf.reduce_sum(tf.math.cumprod(turned_on, axis=1),
+                                      axis=1), [4, -1])
+    presence = tf.sequence_mask(vote_counts(counts, self._max_steps),
+                                self._max_steps, dtype=tf.float32)
+    own = Posterior(*[value[:batch_size] for value in mirrored])
+    return (own._replace(z_pres=presence),
+            None if objects is None else objects[:batch_size])
 
   def _infer_and_draw(self, images, seed=None, sample=True, presence=None,
                       batch_part=None, learn_presence=None,
