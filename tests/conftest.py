@@ -39,3 +39,11 @@ def variable_named(module, name: str):
   attribute)."""
   [variable] = [v for v in module.variables if name in v.name]
   return variable
+
+
+def copy_weights(source, target) -> None:
+  """Gives `target` (built, with the same variables) `source`'s weights, so
+  that two models that differ only in how they count share one network."""
+  for source_variable, target_variable in zip(source.variables,
+                                              target.variables):
+    target_variable.assign(source_variable)

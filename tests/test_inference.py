@@ -8,7 +8,7 @@ import tensorflow as tf
 from air_tf import inference
 from air_tf.model import AIR, presence_before
 from air_tf.prior import Prior
-from conftest import variable_named
+from conftest import copy_weights, variable_named
 
 
 def test_posterior_stays_in_its_bounds_however_far_the_head_pushes(
@@ -75,8 +75,7 @@ def test_deterministic_count_is_the_leading_steps_above_the_threshold(
   bias.assign(tf.tensor_scatter_nd_update(
       bias, [[0]], [-stretch * np.median(linear)]))
   for model in models.values():
-    for source, target in zip(reference.variables, model.variables):
-      target.assign(source)
+    copy_weights(reference, model)
   logits = every_step().numpy()
   counts = {}
   for threshold, model in models.items():
@@ -137,8 +136,7 @@ def test_counting_by_flips_is_the_vote_of_the_mirror_images_counts(
       bias, [[0]], [bias[0] - np.median(logits[:, 0]) +
                     np.log(tiny_config.count_threshold /
                            (1 - tiny_config.count_threshold))]))
-  for source, target in zip(own.variables, voting.variables):
-    target.assign(source)
+  copy_weights(own, voting)
   counts = np.stack([
       own(tf.constant(flip(images.numpy())), 0.5, sample=False).count.numpy()
       for flip in (lambda x: x, lambda x: x[:, :, ::-1],

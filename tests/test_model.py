@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from air_tf.model import AIR
-from conftest import variable_named
+from conftest import copy_weights, variable_named
 
 SEED = tf.constant([5, 6])
 
@@ -106,8 +106,7 @@ def test_deterministic_inference_is_repeatable_and_stops(model_and_output):
   # step is present where q(z_pres) is above the threshold.
   own = AIR(dataclasses.replace(model.config, count_by_flips=False))
   own(images, 0.3, sample=False)
-  for source, target in zip(model.variables, own.variables):
-    target.assign(source)
+  copy_weights(model, own)
   counted = own(images, 0.3, sample=False)
   probabilities = tf.sigmoid(counted.posterior.z_pres_logits).numpy()
   drawn = counted.sampled.numpy() > 0
