@@ -189,6 +189,13 @@ class AIRConfig(JsonConfig):
       by a rule set before its runs (docs/RESULTS.md, issue 13). Runs
       recorded before it was a field count by their own pass, and still
       do.
+    count_by_zooms: the vote (`count_by_flips`, needed) also counts the
+      mirror images of the image zoomed out by 0.85 and of the image
+      zoomed in about its ink (`inference.vote_passes`): twelve passes, so
+      three times the work. q counts pairs of small digits better
+      enlarged and full-size digits better shrunk; no weight depends on
+      it (`evaluate.py`, `export.py --count_by_zooms`). An option, by a
+      rule set before its runs (docs/RESULTS.md, issue 13).
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -222,6 +229,7 @@ class AIRConfig(JsonConfig):
   z_pres_floor: float = 0.0
   count_threshold: float = 0.025
   count_by_flips: bool = True
+  count_by_zooms: bool = False
 
   @property
   def decoded_size(self) -> int:
@@ -294,6 +302,9 @@ class AIRConfig(JsonConfig):
     if not 0 < self.count_threshold < 1:
       raise ValueError(f"count_threshold must be in (0, 1), got "
                        f"{self.count_threshold}.")
+    if self.count_by_zooms and not self.count_by_flips:
+      raise ValueError("count_by_zooms adds passes to the vote of "
+                       "count_by_flips, which is off.")
     if min(self.z_where_posterior_init_std) <= 0:
       raise ValueError(f"z_where_posterior_init_std must be > 0, got "
                        f"{self.z_where_posterior_init_std}.")

@@ -36,6 +36,8 @@ class EvaluationConfig:
     count_by_flips: Whether deterministic inference counts by a vote over
       each image's mirror images (`AIRConfig.count_by_flips`); default:
       as the run does.
+    count_by_zooms: Whether that vote also counts each image zoomed out
+      and in (`AIRConfig.count_by_zooms`); default: as the run does.
     data_seed: Draws the held-out scenes (and variants) of a run with this
       data seed, e.g. to score models trained on different scenes on the
       same ones; default: the run's own.
@@ -75,6 +77,7 @@ class EvaluationConfig:
   max_steps: Optional[int] = None
   count_threshold: Optional[float] = None
   count_by_flips: Optional[bool] = None
+  count_by_zooms: Optional[bool] = None
   data_seed: Optional[int] = None
   scene_renderer: Optional[str] = None
   z_pres_prior: Optional[float] = None
@@ -130,7 +133,7 @@ class FinalEvaluation:
     self._logdir, self._config = logdir, config
     self._model, self._step, self._checkpoint = logdir_lib.restore_model(
         logdir, config.max_steps, config.count_threshold,
-        config.count_by_flips)
+        config.count_by_flips, config.count_by_zooms)
     if config.truth_refinement_steps and not isinstance(self._model, AIR):
       raise ValueError(f"truth_refinement_steps refines the 2D model's "
                        f"latents; {logdir} holds a "

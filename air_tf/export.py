@@ -17,7 +17,8 @@ SavedModel needs neither air_tf nor TensorFlow Probability to be loaded:
   2D model's `count_threshold`, 0.025 by default; the table-top model's 0.5)
   until the first absent step; with the 2D model's `count_by_flips` (the
   default) the count is instead the vote of that rule over the image and
-  its three mirror images, and the objects are those q infers under it.
+  its three mirror images (with `count_by_zooms`, also of the image
+  zoomed out and in), and the objects are those q infers under it.
   Rows of absent objects are zero.
 - `sample`: `num_samples` int32 scalar -> `images` `[B, *image_shape]`,
   `count` `[B]`, `boxes` `[B, N, 4]`, drawn from the prior.

@@ -16,6 +16,14 @@ tfd = tfp.distributions
 
 # softplus(0): a fresh network's raw outputs are near 0.
 SOFTPLUS_OF_ZERO = 0.6931472
+# The zoomed passes of the vote (`AIRConfig.count_by_zooms`): q counts
+# full-size digits best shrunk to about 0.85 of their size, and the smallest
+# enlarged about their ink (1.15 times on average; issue 13,
+# docs/RESULTS.md).
+ZOOM_OUT = 0.85
+MAX_ZOOM_IN = 1.25
+# Pixels above this are ink where `zoom_onto_ink` finds the box to enlarge.
+INK_LEVEL = 0.05
 
 
 class Posterior(NamedTuple):
@@ -159,10 +167,65 @@ def mirror_images(images: tf.Tensor) -> tf.Tensor:
                     tf.reverse(images, [1, 2])], axis=0)
 
 
+def _ink_extent(ink: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """`[B, n]` bool -> the first and last index of ink along the axis, each
+  `[B]` float32 with one pixel of margin; (-1, n) where there is none."""
+  size = ink.shape[1]
+  index = tf.range(size)
+  first = tf.reduce_min(tf.where(ink, index, size), axis=1)
+  last = tf.reduce_max(tf.where(ink, index, -1), axis=1)
+  empty = first > last
+  first = tf.where(empty, 0, first) - 1
+  last = tf.where(empty, size - 1, last) + 1
+  return tf.cast(first, tf.float32), tf.cast(last, tf.float32)
+
+
+def zoom_onto_ink(images: tf.Tensor) -> tf.Tensor:
+  """`[B, H, W]` -> `[B, H, W]`: each image enlarged about the box of its
+  ink (pixels above `INK_LEVEL`, one pixel of margin) by as much as keeps
+  the box on the canvas, at most `MAX_ZOOM_IN`, the view kept on the
+  image (a box wider than that stays as it is)."""
+  height, width = images.shape[1], images.shape[2]
+  ink = images > INK_LEVEL
+  top, bottom = _ink_extent(tf.reduce_any(ink, axis=2))
+  left, right = _ink_extent(tf.reduce_any(ink, axis=1))
+  factor = tf.clip_by_value(
+      tf.minimum(height / (bottom - top + 1.0), width / (right - left + 1.0)),
+      1.0, MAX_ZOOM_IN)
+
+  def centre(first, last, size):
+    half_view = size / factor / 2.0
+    middle = tf.clip_by_value((first + last + 1.0) / 2.0, half_view,
+                              size - half_view)
+    return 2.0 * middle / size - 1.0
+
+  return spatial_transformer.zoom(
+      images, factor,
+      tf.stack([centre(left, right, width), centre(top, bottom, height)],
+               axis=1))
+
+
+def vote_passes(images: tf.Tensor, zooms: bool) -> tf.Tensor:
+  """The images a vote counts, `[B, H, W]` -> `[M B, H, W]`, pass by pass:
+  the images' mirror images (`mirror_images`, M = 4), and with `zooms`
+  then those of the images zoomed out by `ZOOM_OUT` about the centre
+  (area means) and of the images zoomed onto their ink (`zoom_onto_ink`;
+  M = 12)."""
+  if not zooms:
+    return mirror_images(images)
+  batch_size = tf.shape(images)[0]
+  zoomed_out = spatial_transformer.zoom(
+      images, tf.fill([batch_size], ZOOM_OUT), tf.zeros([batch_size, 2]),
+      area=True)
+  return tf.concat([mirror_images(images), mirror_images(zoomed_out),
+                    mirror_images(zoom_onto_ink(images))], axis=0)
+
+
 def vote_counts(counts: tf.Tensor, max_count: int) -> tf.Tensor:
   """The count most passes give, `[M, B]` -> `[B]` int32 in
-  {0, ..., max_count}; where counts tie for most votes, the first pass's
-  (the image's own), which is always one of them.
+  {0, ..., max_count}; where counts tie for most votes, the count of the
+  first pass that gives one of them (with four passes, the image's own,
+  which always does).
 
   Args:
     counts: `[M, B]` int32, pass m's count of image b; pass 0 is the
@@ -171,10 +234,12 @@ def vote_counts(counts: tf.Tensor, max_count: int) -> tf.Tensor:
   """
   votes = tf.reduce_sum(tf.one_hot(counts, max_count + 1, dtype=tf.int32),
                         axis=0)
-  most = tf.reduce_max(votes, axis=1, keepdims=True)
-  tied = tf.reduce_sum(tf.cast(votes == most, tf.int32), axis=1) > 1
-  return tf.where(tied, counts[0],
-                  tf.argmax(votes, axis=1, output_type=tf.int32))
+  most_voted = votes == tf.reduce_max(votes, axis=1, keepdims=True)
+  by_image = tf.transpose(counts)
+  first = tf.argmax(
+      tf.cast(tf.gather(most_voted, by_image, batch_dims=1), tf.int32),
+      axis=1, output_type=tf.int32)
+  return tf.gather(by_image, first, batch_dims=1)
 
 
 def normal_distribution(loc: tf.Tensor, scale: tf.Tensor) -> tfd.Distribution:
@@ -271,6 +336,7 @@ class InferenceNetwork(snt.Module):
                image_convolution_step_scale: float = 1.0,
                reader_square_root: bool = True,
                count_by_flips: bool = True,
+               count_by_zooms: bool = False,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -300,6 +366,8 @@ class InferenceNetwork(snt.Module):
         image (or residual) instead of its pixels.
       count_by_flips: deterministic inference counts by `infer_by_vote`
         (`AIRConfig.count_by_flips`) instead of the image's own pass.
+      count_by_zooms: the vote also counts the mirror images of the image
+        zoomed out and in (`vote_passes`; `AIRConfig.count_by_zooms`).
       name: the module's name.
     """
     super().__init__(name=name)
@@ -313,6 +381,7 @@ class InferenceNetwork(snt.Module):
     self._z_pres_floor = z_pres_floor
     self._count_logit = math.log(count_threshold / (1.0 - count_threshold))
     self._count_by_flips = count_by_flips
+    self._count_by_zooms = count_by_zooms
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._image_convolutions = image_convolutions(
         image_encoder_channels, image_convolution_step_scale)
@@ -420,35 +489,40 @@ class InferenceNetwork(snt.Module):
   def infer_by_vote(self, images: tf.Tensor
                     ) -> tuple[Posterior, Optional[tf.Tensor]]:
     """Deterministic inference that counts each image by a vote over four
-    passes: the image's own and its three mirror images'
-    (`mirror_images`); `infer_and_draw`'s returns, with z_pres of the
-    count most passes give (`vote_counts`) and the image's own objects.
+    passes, the image's own and its three mirror images'
+    (`mirror_images`), or with `count_by_zooms` over twelve, those and
+    the mirror images of the image zoomed out and in (`vote_passes`);
+    `infer_and_draw`'s returns, with z_pres of the count most passes give
+    (`vote_counts`) and the image's own objects.
 
     A scene's count does not change when it is mirrored, but q reads each
     residual in one direction (its first window at one end of a digit's
     ink), so its miscounts of an image and of its mirror images are
     partly different ones, and the vote corrects many of them (issue 13,
-    docs/RESULTS.md).
+    docs/RESULTS.md). Nor does the count change when a scene is zoomed
+    (its objects staying on the canvas), and q counts pairs of small
+    digits better enlarged and full-size digits better shrunk.
 
     Each pass infers every step as if the steps before it were present.
     Up to the first step q turns off, that is the deterministic pass
     itself, so one pass gives both its count (the steps before the first
     q(z_pres) at or below the threshold) and the objects under any
-    voted count: four passes in all, not one more for the objects.
+    voted count: one pass an image, not one more for the objects.
 
     Args:
       images: `[B, H, W]` float32.
     """
     batch_size = tf.shape(images)[0]
-    mirrored, objects = self._infer_and_draw(
-        mirror_images(images), sample=False,
-        presence=tf.ones([4 * batch_size, self._max_steps]))
-    turned_on = tf.cast(mirrored.z_pres_logits > self._count_logit, tf.int32)
+    passes = vote_passes(images, self._count_by_zooms)
+    counted, objects = self._infer_and_draw(
+        passes, sample=False,
+        presence=tf.ones([tf.shape(passes)[0], self._max_steps]))
+    turned_on = tf.cast(counted.z_pres_logits > self._count_logit, tf.int32)
     counts = tf.reshape(tf.reduce_sum(tf.math.cumprod(turned_on, axis=1),
-                                      axis=1), [4, -1])
+                                      axis=1), [-1, batch_size])
     presence = tf.sequence_mask(vote_counts(counts, self._max_steps),
                                 self._max_steps, dtype=tf.float32)
-    own = Posterior(*[value[:batch_size] for value in mirrored])
+    own = Posterior(*[value[:batch_size] for value in counted])
     return (own._replace(z_pres=presence),
             None if objects is None else objects[:batch_size])
 

@@ -220,7 +220,8 @@ def latest_checkpoint(logdir: str) -> Optional[str]:
 
 def restore_model(logdir: str, max_steps: Optional[int] = None,
                   count_threshold: Optional[float] = None,
-                  count_by_flips: Optional[bool] = None
+                  count_by_flips: Optional[bool] = None,
+                  count_by_zooms: Optional[bool] = None
                   ) -> tuple[models.Model, int, str]:
   """The model of the newest intact checkpoint of a logdir.
 
@@ -237,6 +238,8 @@ def restore_model(logdir: str, max_steps: Optional[int] = None,
     count_by_flips: count by a vote over the image's mirror images, or by
       its own pass, instead of as the trained run does
       (`AIRConfig.count_by_flips`; no weight depends on it).
+    count_by_zooms: whether that vote also counts the image zoomed out and
+      in (`AIRConfig.count_by_zooms`; no weight depends on it).
 
   Returns:
     (model, training step, checkpoint path).
@@ -244,15 +247,17 @@ def restore_model(logdir: str, max_steps: Optional[int] = None,
   Raises:
     FileNotFoundError: the logdir holds no training run or no intact
       checkpoint.
-    ValueError: `count_threshold` or `count_by_flips` for a model without
-      them (table-top), or a threshold outside (0, 1).
+    ValueError: `count_threshold`, `count_by_flips` or `count_by_zooms`
+      for a model without them (table-top), a threshold outside (0, 1),
+      or zooms without the vote.
   """
   config = load_model_config(logdir)
   if max_steps is not None:
     config = dataclasses.replace(config, max_steps=max_steps)
   counting = {name: value for name, value in (
       ("count_threshold", count_threshold),
-      ("count_by_flips", count_by_flips)) if value is not None}
+      ("count_by_flips", count_by_flips),
+      ("count_by_zooms", count_by_zooms)) if value is not None}
   if counting:
     if not isinstance(config, AIRConfig):
       raise ValueError(f"{', '.join(counting)} set how the 2D model counts; "

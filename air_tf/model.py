@@ -257,7 +257,8 @@ class AIR(snt.Module):
         config.z_where_posterior_init_std, config.scale_range,
         config.position_range, config.z_pres_floor, config.count_threshold,
         config.image_encoder_channels, config.image_convolution_step_scale,
-        config.reader_square_root, config.count_by_flips)
+        config.reader_square_root, config.count_by_flips,
+        config.count_by_zooms)
     self.baseline = Baseline(config.baseline_lstm_size,
                              config.baseline_hidden,
                              config.image_encoder_hidden)

@@ -164,6 +164,30 @@ def window_to_canvas(window: tf.Tensor, z_where: tf.Tensor,
                            footprints=footprints)
 
 
+def zoom(images: tf.Tensor, factor: tf.Tensor, centre: tf.Tensor,
+         area: bool = False) -> tf.Tensor:
+  """Images magnified about a point, on canvases of their own size, zero
+  where the view leaves the image.
+
+  Args:
+    images: `[B, H, W]`.
+    factor: `[B]` magnifications (> 1 in, < 1 out).
+    centre: `[B, 2]` normalised (x, y) of the image point that lands on
+      the canvas centre.
+    area: each output pixel is the image's mean over the pixel's area (as
+      `window_to_canvas` renders), so that a zoom out shrinks as an
+      area-averaging resize does; False: bilinear at the pixel's centre
+      (a factor of 1 about (0, 0) then returns the images).
+
+  Returns:
+    `[B, H, W]` zoomed images.
+  """
+  factor = tf.convert_to_tensor(factor, tf.float32)[:, tf.newaxis]
+  # The image is an object drawn over a window 1 / factor of the canvas.
+  z_where = tf.concat([1.0 / factor, -factor * centre], axis=1)
+  return window_to_canvas(images, z_where, tuple(images.shape[1:3]), area)
+
+
 def z_where_to_boxes(z_where: tf.Tensor,
                      canvas_size: tuple[int, int]) -> tf.Tensor:
   """Pixel bounding boxes of the windows that z_where describes.

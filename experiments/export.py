@@ -34,6 +34,10 @@ flags.DEFINE_bool("count_by_flips", None, "Whether the `infer` signature "
                   "counts by a vote over each image's mirror images (2D "
                   "models); default: as the run does "
                   "(AIRConfig.count_by_flips).")
+flags.DEFINE_bool("count_by_zooms", None, "Whether that vote also counts "
+                  "each image zoomed out and in, at three times the work "
+                  "(2D models); default: as the run does "
+                  "(AIRConfig.count_by_zooms).")
 flags.mark_flags_as_required(["logdir", "export_dir"])
 
 FLAGS = flags.FLAGS
@@ -45,7 +49,8 @@ def main(argv):
   try:
     model, step, checkpoint = logdir_lib.restore_model(
         FLAGS.logdir, count_threshold=FLAGS.count_threshold,
-        count_by_flips=FLAGS.count_by_flips)
+        count_by_flips=FLAGS.count_by_flips,
+        count_by_zooms=FLAGS.count_by_zooms)
     prior = (logdir_lib.final_z_pres_prior(FLAGS.logdir, step)
              if FLAGS.z_pres_prior is None else FLAGS.z_pres_prior)
   except (FileNotFoundError, ValueError) as error:

@@ -23,6 +23,7 @@ def test_json_round_trip():
     ({"likelihood_std_kernel": 3}, "likelihood_std_kernel"),
     ({"count_threshold": 0.0}, "count_threshold"),
     ({"count_threshold": 1.0}, "count_threshold"),
+    ({"count_by_zooms": True, "count_by_flips": False}, "count_by_zooms"),
     ({"likelihood_std_kernel": -1, "likelihood_background_std": 0.2},
      "likelihood_std_kernel"),
 ])

@@ -93,6 +93,10 @@ CASES = {
                       _renderer_call),
     "inference": _Case(lambda: AIR(CONFIG).inference,
                        lambda b: {"images": _images(b)}, _inference_call),
+    "inference_voting_over_zooms": _Case(
+        lambda: AIR(dataclasses.replace(CONFIG,
+                                        count_by_zooms=True)).inference,
+        lambda b: {"images": _images(b)}, _inference_call),
     "convolutional_inference": _Case(
         lambda: AIR(dataclasses.replace(
             CONFIG, image_encoder_channels=(4, 8))).inference,

@@ -118,11 +118,47 @@ def test_vote_counts_takes_the_most_common_count_then_the_images_own(
   assert result[1] == (own_first_reversed[0] if tied else votes.argmax())
 
 
-def test_counting_by_flips_is_the_vote_of_the_mirror_images_counts(
-    tiny_config):
+def test_vote_counts_ties_go_to_the_first_pass_with_a_most_voted_count():
+  counts = tf.constant([[0, 2, 1, 2, 1], [0, 1, 2, 1, 2], [3, 3, 0, 0, 1]])
+  np.testing.assert_array_equal(
+      inference.vote_counts(tf.transpose(counts), max_count=3), [2, 1, 3])
+
+
+def _ink_square(size: int, top: int, left: int, side: int) -> np.ndarray:
+  image = np.zeros([size, size], np.float32)
+  image[top:top + side, left:left + side] = 1.0
+  return image
+
+
+def test_zoom_onto_ink_enlarges_the_ink_as_far_as_it_stays_on_the_canvas():
+  images = np.stack([
+      _ink_square(40, 14, 18, 8),  # Small: enlarged the most, 1.25 times.
+      _ink_square(40, 1, 1, 34),  # 34 + 2 px of margin: 40 / 36 times.
+      _ink_square(40, 0, 0, 40),  # Spans the canvas: as it is.
+      np.zeros([40, 40], np.float32),  # No ink: as it is.
+      _ink_square(40, 0, 30, 8),  # At an edge: the view stays on the image.
+  ])
+  zoomed = inference.zoom_onto_ink(tf.constant(images)).numpy()
+  factors = np.array([inference.MAX_ZOOM_IN, 40 / 36, 1.0, 1.0,
+                      inference.MAX_ZOOM_IN])
+  np.testing.assert_allclose(zoomed.sum(axis=(1, 2)),
+                             factors ** 2 * images.sum(axis=(1, 2)),
+                             rtol=0.03)
+  np.testing.assert_allclose(zoomed[2:4], images[2:4], atol=1e-5)
+  # The small square is centred; the one at the top edge stays there.
+  ink_rows, ink_columns = np.nonzero(zoomed[0] > 0.5)
+  assert ink_rows.min() + ink_rows.max() == 39
+  assert ink_columns.min() + ink_columns.max() == 39
+  assert zoomed[4, 0, 33] > 0.5
+
+
+@pytest.mark.parametrize("zooms", [False, True])
+def test_counting_by_vote_is_the_vote_of_its_passes_counts(tiny_config,
+                                                           zooms):
   own = AIR(dataclasses.replace(tiny_config, dair=True,
                                 count_by_flips=False))
-  voting = AIR(dataclasses.replace(tiny_config, dair=True))
+  voting = AIR(dataclasses.replace(tiny_config, dair=True,
+                                   count_by_zooms=zooms))
   images = tf.random.stateless_uniform([64, 16, 16], [7, 7]) * tf.linspace(
       0.0, 1.0, 64)[:, tf.newaxis, tf.newaxis]
   own.build()
@@ -137,15 +173,16 @@ def test_counting_by_flips_is_the_vote_of_the_mirror_images_counts(
                     np.log(tiny_config.count_threshold /
                            (1 - tiny_config.count_threshold))]))
   copy_weights(own, voting)
-  counts = np.stack([
-      own(tf.constant(flip(images.numpy())), 0.5, sample=False).count.numpy()
-      for flip in (lambda x: x, lambda x: x[:, :, ::-1],
-                   lambda x: x[:, ::-1, :], lambda x: x[:, ::-1, ::-1])])
+  passes = inference.vote_passes(images, zooms)
+  assert passes.shape[0] == (12 if zooms else 4) * 64
+  np.testing.assert_array_equal(passes[:64], images)
+  counts = np.stack([own(batch, 0.5, sample=False).count.numpy()
+                     for batch in tf.split(passes, passes.shape[0] // 64)])
   assert (counts != counts[0]).any()  # The vote has something to decide.
-  expected = [
-      counts[0, b] if (np.bincount(counts[:, b]) ==
-                       np.bincount(counts[:, b]).max()).sum() > 1
-      else np.bincount(counts[:, b]).argmax() for b in range(64)]
+  expected = []
+  for votes in counts.T:
+    most = np.bincount(votes) == np.bincount(votes).max()
+    expected.append(votes[np.argmax(most[votes])])
   voted = voting(images, 0.5, sample=False)
   np.testing.assert_array_equal(voted.count, expected)
   # The objects are the image's own pass's under the voted count, and so

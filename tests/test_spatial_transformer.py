@@ -129,3 +129,36 @@ def test_windows_of_boxes_are_centred_on_them_and_as_large_as_asked():
                              [[15.0, 15.0], [18.0, 18.0]], atol=1e-4)
   np.testing.assert_allclose(windows[:, :2] + windows[:, 2:],
                              boxes[:, :2] + boxes[:, 2:], atol=1e-4)
+
+
+def _blob(size: int, row: float, column: float, width: float) -> np.ndarray:
+  """`[size, size]` float32: a Gaussian blob at pixel (row, column)."""
+  rows, columns = np.mgrid[:size, :size] + 0.5
+  return np.exp(-((rows - row) ** 2 + (columns - column) ** 2) /
+                (2.0 * width ** 2)).astype(np.float32)
+
+
+def test_zoom_magnifies_about_its_centre_and_undoes_itself():
+  images = np.stack([_blob(40, 14.0, 26.0, 3.0), _blob(40, 20.0, 20.0, 3.0)])
+  # (x, y) of the first blob's centre, and of the second's (the canvas's).
+  centres = np.array([[0.3, -0.3], [0.0, 0.0]], np.float32)
+  factor = np.array([1.6, 1.0], np.float32)
+  zoomed = st.zoom(images, factor, centres).numpy()
+  np.testing.assert_allclose(zoomed[1], images[1], atol=1e-5)
+  # The first blob now sits at the centre, 1.6 times as wide.
+  np.testing.assert_allclose(zoomed[0], _blob(40, 20.0, 20.0, 4.8),
+                             atol=0.03)
+  back = st.zoom(zoomed, 1.0 / factor, -factor[:, None] * centres).numpy()
+  np.testing.assert_allclose(back, images, atol=0.03)
+
+
+def test_zoom_out_by_area_keeps_the_ink_in_proportion():
+  images = np.random.default_rng(1).uniform(size=[2, 30, 30]).astype(
+      np.float32)
+  factor = np.array([0.85, 0.5], np.float32)
+  zoomed = st.zoom(images, factor, np.zeros([2, 2], np.float32),
+                   area=True).numpy()
+  np.testing.assert_allclose(zoomed.sum(axis=(1, 2)),
+                             factor ** 2 * images.sum(axis=(1, 2)), rtol=1e-4)
+  # Zero where the view leaves the image.
+  assert (zoomed[1, :7] == 0).all() and (zoomed[1, :, -7:] == 0).all()
