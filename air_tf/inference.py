@@ -167,19 +167,6 @@ def mirror_images(images: tf.Tensor) -> tf.Tensor:
                     tf.reverse(images, [1, 2])], axis=0)
 
 
-def _ink_extent(ink: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-  """`[B, n]` bool -> the first and last index of ink along the axis, each
-  `[B]` float32 with one pixel of margin; (-1, n) where there is none."""
-  size = ink.shape[1]
-  index = tf.range(size)
-  first = tf.reduce_min(tf.where(ink, index, size), axis=1)
-  last = tf.reduce_max(tf.where(ink, index, -1), axis=1)
-  empty = first > last
-  first = tf.where(empty, 0, first) - 1
-  last = tf.where(empty, size - 1, last) + 1
-  return tf.cast(first, tf.float32), tf.cast(last, tf.float32)
-
-
 def zoom_onto_ink(images: tf.Tensor) -> tf.Tensor:
   """`[B, H, W]` -> `[B, H, W]`: each image enlarged about the box of its
   ink (pixels above `INK_LEVEL`, one pixel of margin) by as much as keeps
@@ -187,15 +174,17 @@ def zoom_onto_ink(images: tf.Tensor) -> tf.Tensor:
   image (a box wider than that stays as it is)."""
   height, width = images.shape[1], images.shape[2]
   ink = images > INK_LEVEL
-  top, bottom = _ink_extent(tf.reduce_any(ink, axis=2))
-  left, right = _ink_extent(tf.reduce_any(ink, axis=1))
+  top, left, bottom, right = tf.unstack(spatial_transformer.mask_boxes(ink),
+                                        axis=1)
+  # One pixel of margin on each side; an image without ink stays as it is.
   factor = tf.clip_by_value(
-      tf.minimum(height / (bottom - top + 1.0), width / (right - left + 1.0)),
+      tf.minimum(height / (bottom - top + 2.0), width / (right - left + 2.0)),
       1.0, MAX_ZOOM_IN)
+  factor = tf.where(tf.reduce_any(ink, axis=[1, 2]), factor, 1.0)
 
-  def centre(first, last, size):
+  def centre(low, high, size):
     half_view = size / factor / 2.0
-    middle = tf.clip_by_value((first + last + 1.0) / 2.0, half_view,
+    middle = tf.clip_by_value((low + high) / 2.0, half_view,
                               size - half_view)
     return 2.0 * middle / size - 1.0
 

@@ -209,6 +209,23 @@ def z_where_to_boxes(z_where: tf.Tensor,
                    to_rows(y + half), to_columns(x + half)], axis=-1)
 
 
+def mask_boxes(mask: tf.Tensor) -> tf.Tensor:
+  """(ymin, xmin, ymax, xmax) pixel edges of each `[M, H, W]` bool mask,
+  `[M, 4]` float32; 0 for an empty mask."""
+  boxes = []
+  for axis in (2, 1):  # Rows hit, then columns hit.
+    hit = tf.reduce_any(mask, axis=axis)
+    length = tf.shape(hit)[1]
+    first = tf.argmax(tf.cast(hit, tf.int32), axis=1, output_type=tf.int32)
+    last = length - tf.argmax(tf.cast(hit[:, ::-1], tf.int32), axis=1,
+                              output_type=tf.int32)
+    boxes.append((first, last))
+  edges = tf.cast(tf.stack([boxes[0][0], boxes[1][0], boxes[0][1],
+                            boxes[1][1]], axis=1), tf.float32)
+  return edges * tf.cast(tf.reduce_any(mask, axis=[1, 2]),
+                         tf.float32)[:, tf.newaxis]
+
+
 def z_where_of_boxes(boxes: tf.Tensor, canvas_size: tuple[int, int],
                      enlarge: float = 1.0) -> tf.Tensor:
   """The windows centred on pixel boxes, `enlarge` times their longer side

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from air_tf import mujoco_scenes
 from air_tf import shapes
+from air_tf import spatial_transformer
 from air_tf.tabletop_renderer import Camera, TabletopRenderer
 
 # What draws the scenes' pictures: air_tf's own renderer, or MuJoCo.
@@ -81,23 +82,6 @@ def _place(count: int, rng: np.random.Generator):
       angles = rng.uniform(0, 2 * np.pi, [count, 1])
       return identities, np.concatenate([centres, angles], axis=1)
   raise ValueError(f"Could not place {count} objects apart on the table.")
-
-
-def mask_boxes(mask: tf.Tensor) -> tf.Tensor:
-  """(ymin, xmin, ymax, xmax) pixel edges of each `[M, H, W]` bool mask,
-  `[M, 4]` float32; 0 for an empty mask."""
-  boxes = []
-  for axis in (2, 1):  # Rows hit, then columns hit.
-    hit = tf.reduce_any(mask, axis=axis)
-    length = tf.shape(hit)[1]
-    first = tf.argmax(tf.cast(hit, tf.int32), axis=1, output_type=tf.int32)
-    last = length - tf.argmax(tf.cast(hit[:, ::-1], tf.int32), axis=1,
-                              output_type=tf.int32)
-    boxes.append((first, last))
-  edges = tf.cast(tf.stack([boxes[0][0], boxes[1][0], boxes[0][1],
-                            boxes[1][1]], axis=1), tf.float32)
-  return edges * tf.cast(tf.reduce_any(mask, axis=[1, 2]),
-                         tf.float32)[:, tf.newaxis]
 
 
 def make_scene_renderer(image_size: int = 64) -> TabletopRenderer:
@@ -179,7 +163,7 @@ def tabletop_scenes(num_images: int, seed: int,
           np.clip(rendered, 0, 1) * 255).astype(np.uint8)
     alone = silhouettes(one_hot[part].reshape(-1, shapes.NUM_SHAPES),
                         padded_poses[part].reshape(-1, 3)) > 0.5
-    boxes[start:start + kept] = mask_boxes(alone).numpy().reshape(
+    boxes[start:start + kept] = spatial_transformer.mask_boxes(alone).numpy().reshape(
         -1, max_objects, 4)[:kept]
   presence = presence[:num_images]
   boxes *= presence[..., np.newaxis]

@@ -34,7 +34,7 @@ from air_tf.model import AIROutput, elbos_by_count, generate, score
 from air_tf.prior import Prior
 from air_tf.recurrent import ContextLSTM
 from air_tf.renderer import Renderer
-from air_tf.spatial_transformer import canvas_to_window
+from air_tf.spatial_transformer import canvas_to_window, mask_boxes
 from air_tf.tabletop_renderer import (GRADIENTS as RENDERER_GRADIENTS, Camera,
                                       TabletopRenderer, camera_rays, project)
 
@@ -551,7 +551,7 @@ class TabletopAIR(snt.Module):
     silhouettes = self.renderer.scene.silhouettes(
         tf.reshape(z_what, [-1, shapes.NUM_SHAPES]),
         tf.reshape(z_where, [-1, _POSE_SIZE]))
-    return tf.reshape(tabletop.mask_boxes(silhouettes > 0.5),
+    return tf.reshape(mask_boxes(silhouettes > 0.5),
                       [batch_size, steps, 4])
 
   def build(self, baseline: bool = True) -> None:

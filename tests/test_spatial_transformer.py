@@ -162,3 +162,12 @@ def test_zoom_out_by_area_keeps_the_ink_in_proportion():
                              factor ** 2 * images.sum(axis=(1, 2)), rtol=1e-4)
   # Zero where the view leaves the image.
   assert (zoomed[1, :7] == 0).all() and (zoomed[1, :, -7:] == 0).all()
+
+
+def test_mask_boxes_are_the_edges_of_the_mask():
+  mask = np.zeros([3, 6, 8], bool)
+  mask[0, 1:4, 2:7] = True
+  mask[1, 5, 0] = True
+  boxes = st.mask_boxes(tf.constant(mask)).numpy()
+  np.testing.assert_array_equal(boxes, [[1, 2, 4, 7], [5, 0, 6, 1],
+                                        [0, 0, 0, 0]])

@@ -80,15 +80,6 @@ def test_bad_counts_are_refused():
                              jit_compile=False)
 
 
-def test_mask_boxes_are_the_edges_of_the_mask():
-  mask = np.zeros([3, 6, 8], bool)
-  mask[0, 1:4, 2:7] = True
-  mask[1, 5, 0] = True
-  boxes = tabletop.mask_boxes(tf.constant(mask)).numpy()
-  np.testing.assert_array_equal(boxes, [[1, 2, 4, 7], [5, 0, 6, 1],
-                                        [0, 0, 0, 0]])
-
-
 def test_object_figures_pair_objects_by_nearest_centres():
   cube, sphere, cylinder = range(3)
   assert shapes.NAMES == ("cube", "sphere", "cylinder")
