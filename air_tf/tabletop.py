@@ -163,8 +163,8 @@ def tabletop_scenes(num_images: int, seed: int,
           np.clip(rendered, 0, 1) * 255).astype(np.uint8)
     alone = silhouettes(one_hot[part].reshape(-1, shapes.NUM_SHAPES),
                         padded_poses[part].reshape(-1, 3)) > 0.5
-    boxes[start:start + kept] = spatial_transformer.mask_boxes(alone).numpy().reshape(
-        -1, max_objects, 4)[:kept]
+    boxes[start:start + kept] = spatial_transformer.mask_boxes(
+        alone).numpy().reshape(-1, max_objects, 4)[:kept]
   presence = presence[:num_images]
   boxes *= presence[..., np.newaxis]
   if scene_renderer == "mujoco":
