@@ -8,8 +8,9 @@ seconds of its first step, which traces (and compiles) it. Training is
 timed for each of `--configs` at `--inferences_per_step` (images x
 samples per image), on multi-MNIST images:
 
-- default: `AIRConfig()` and `TrainConfig()` (DAIR), 16 images x 4
-  samples.
+- default: `AIRConfig()` and `TrainConfig()` (DAIR), 4 samples an image
+  (16 images at the flag's 64; training's default step is 32 x 4,
+  `--inferences_per_step=128`).
 - air: the default without DAIR (the image is encoded once per image).
 - enumerate: the default with the count summed out of the ELBO
   (`--objective=enumerate`: no REINFORCE, no baseline network).
