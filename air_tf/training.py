@@ -27,8 +27,8 @@ class TrainConfig(JsonConfig):
       cost, by a rule written down before its runs: on the seed table's
       scenes ten seeds a path counted better on average (XLA 98.71 →
       98.89%, no XLA 98.67 → 98.89%), every run >= 98%, every size band
-      and Pyro's layout higher, 98% still reached in about 3 minutes on
-      2 cores (docs/RESULTS.md, issue 13).
+      and Pyro's layout higher, 98% first watched 3-4.5 minutes after
+      the start on 2 cores (docs/RESULTS.md, issue 13).
     learning_rate: Adam's step size for the model and inference network.
       3e-4 rather than the reproductions' 1e-4: DAIR on digits of 14-28 px
       passed 96% at 2,000 steps instead of 4,000 (docs/RESULTS.md, issue
