@@ -9,8 +9,9 @@ timed for each of `--configs` at `--inferences_per_step` (images x
 samples per image), on multi-MNIST images:
 
 - default: `AIRConfig()` and `TrainConfig()` (DAIR), 4 samples an image
-  (16 images at the flag's 64; training's default step is 32 x 4,
-  `--inferences_per_step=128`).
+  (16 images at the flag's 64, the same work a step for every
+  configuration; to time training's own step, pass `TrainConfig()`'s
+  batch_size x samples_per_image).
 - air: the default without DAIR (the image is encoded once per image).
 - enumerate: the default with the count summed out of the ELBO
   (`--objective=enumerate`: no REINFORCE, no baseline network).
