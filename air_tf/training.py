@@ -36,13 +36,14 @@ class TrainConfig(JsonConfig):
     learning_rate_end: decay `learning_rate` to this value, log-linearly,
       from step `learning_rate_decay_start` over
       `learning_rate_decay_steps`; None: a constant step size. 3e-5 over
-      steps 5,000-10,000 by default: at a constant 3e-4 the held-out
-      accuracy of a run swings by points between evaluations late in
-      training, and some runs ended on a bad step; with the decay the
-      end is steady, small digits are found more often and large ones
-      split a little more, the mean within the seeds' spread (five seeds
-      on scenes not used to choose it, docs/RESULTS.md, issue 13). Runs
-      longer than 10,000 steps go on at 3e-5.
+      the second half of the default 20,000 steps (of 10,000, when they
+      were the default): at a constant 3e-4 the held-out accuracy of a
+      run swings by points between evaluations late in training, and
+      some runs ended on a bad step; with the decay the end is steady,
+      small digits are found more often and large ones split a little
+      more, the mean within the seeds' spread (five seeds on scenes not
+      used to choose it, docs/RESULTS.md, issue 13). Runs longer than
+      20,000 steps go on at 3e-5.
     learning_rate_decay_start: the step the decay starts at.
     learning_rate_decay_steps: steps the decay takes (0: at once).
     baseline_learning_rate: Adam's step size for the NVIL baseline. It must
@@ -118,8 +119,8 @@ class TrainConfig(JsonConfig):
   batch_size: int = 32
   learning_rate: float = 3e-4
   learning_rate_end: Optional[float] = 3e-5
-  learning_rate_decay_start: int = 5000
-  learning_rate_decay_steps: int = 5000
+  learning_rate_decay_start: int = 10000
+  learning_rate_decay_steps: int = 10000
   baseline_learning_rate: float = 1e-2
   z_pres_prior: float = 1e-5
   z_pres_prior_end: Optional[float] = None

@@ -72,8 +72,9 @@ FLAGS = flags.FLAGS
 
 _CONFIGS = {
     "default": (AIRConfig(), TrainConfig()),
-    "pyro": (AIRConfig(window_size=28, image_encoder_hidden=(), dair=False,
-                       reader_square_root=False),
+    "pyro": (AIRConfig(window_size=28, encoder_hidden=(200,),
+                       decoder_hidden=(200,), image_encoder_hidden=(),
+                       dair=False, reader_square_root=False),
              TrainConfig(samples_per_image=1)),
     "air": (AIRConfig(dair=False), TrainConfig()),
     "enumerate": (AIRConfig(), TrainConfig(objective="enumerate")),

@@ -91,7 +91,7 @@ def test_learning_rate_holds_then_decays_log_linearly():
   np.testing.assert_allclose(values, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5],
                              rtol=1e-5)
   default = [float(learning_rate(step, TrainConfig()))
-             for step in (7, 5000, 7500, 10000, 20000)]
+             for step in (7, 10000, 15000, 20000, 40000)]
   np.testing.assert_allclose(default, [3e-4, 3e-4, np.sqrt(3e-4 * 3e-5),
                                        3e-5, 3e-5], rtol=1e-5)
 
