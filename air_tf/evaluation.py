@@ -41,6 +41,10 @@ class EvaluationConfig:
     data_seed: Draws the held-out scenes (and variants) of a run with this
       data seed, e.g. to score models trained on different scenes on the
       same ones; default: the run's own.
+    digit_sizes: (min, max) side in pixels of the held-out multi-MNIST
+      scenes' digits (not of the size bands, which fix their own), e.g.
+      to count a model trained on other sizes on the default's; default:
+      the run's own.
     scene_renderer: What draws table-top held-out scenes; default: what
       drew the run's (mujoco: the same scenes as MuJoCo pictures them, for
       a model trained on air_tf's renderer).
@@ -79,6 +83,7 @@ class EvaluationConfig:
   count_by_flips: Optional[bool] = None
   count_by_zooms: Optional[bool] = None
   data_seed: Optional[int] = None
+  digit_sizes: Optional[tuple[int, int]] = None
   scene_renderer: Optional[str] = None
   z_pres_prior: Optional[float] = None
   iw_samples: int = 100
@@ -106,7 +111,8 @@ class EvaluationConfig:
       value = getattr(self, name)
       if value is not None and not 0 < value < 1:
         raise ValueError(f"{name} must be in (0, 1), got {value}.")
-    # scene_renderer: checked by the run's DataConfig it replaces.
+    # digit_sizes, scene_renderer: checked by the run's DataConfig they
+    # replace.
 
 
 # At most this many scenes of each kind are refined per image
@@ -144,12 +150,10 @@ class FinalEvaluation:
     if config.data_seed is not None:
       run_data = dataclasses.replace(run_data, data_seed=config.data_seed)
     data_config = datasets.final_evaluation_config(run_data)
-    if config.test_counts is not None:
-      data_config = dataclasses.replace(data_config,
-                                        test_counts=config.test_counts)
-    if config.scene_renderer is not None:
-      data_config = dataclasses.replace(data_config,
-                                        scene_renderer=config.scene_renderer)
+    for name in ("test_counts", "digit_sizes", "scene_renderer"):
+      if getattr(config, name) is not None:
+        data_config = dataclasses.replace(data_config,
+                                          **{name: getattr(config, name)})
     self._data_config = data_config
     _, self._test = datasets.make_scenes(data_config, 0, config.num_images,
                                          self._model.config.canvas_size[0])

@@ -6,8 +6,9 @@ The held-out scenes are drawn like those the run was tested on during
 training (its data.json), from objects no training scene uses, and
 independently of the ones training watched; `--test_counts` and
 `--max_steps` change the number of objects and of inference steps for the
-paper's generalisation tests; `--scene_renderer=mujoco` draws table-top
-scenes with MuJoCo instead.
+paper's generalisation tests; `--digit_sizes=14,28` counts a model trained
+on digits of other sizes on the default's; `--scene_renderer=mujoco` draws
+table-top scenes with MuJoCo instead.
 
 Reports count accuracy, the true x inferred count confusion matrix, the ELBO
 and the K-sample importance-weighted bound, and writes a PNG of examples;

@@ -37,11 +37,12 @@ def test_a_folder_without_a_run_is_refused(tmp_path):
     evaluation.FinalEvaluation(str(tmp_path), evaluation.EvaluationConfig())
 
 
-def _saved_run(run: str, tiny_config, data_seed: int = 0) -> None:
-  """A run of a fresh 50x50 model at step 7 in folder `run`."""
+def _saved_run(run: str, tiny_config, **data) -> None:
+  """A run of a fresh 50x50 model at step 7 in folder `run`, its scenes
+  drawn by `datasets.DataConfig(**data)`."""
   config = dataclasses.replace(tiny_config, canvas_size=(50, 50))
   logdir.ensure_config(run, config)
-  logdir.ensure_config(run, datasets.DataConfig(data_seed=data_seed))
+  logdir.ensure_config(run, datasets.DataConfig(**data))
   logdir.ensure_config(run, TrainConfig(z_pres_prior=0.2))
   tf.random.set_seed(0)
   model = AIR(config)
@@ -63,6 +64,22 @@ def test_another_data_seed_draws_the_scenes_of_a_run_with_it(tmp_path,
       run, dataclasses.replace(config, **changes))()
   # Other scenes than its own: the figures of the run trained on them.
   assert figures(own, data_seed=3) == figures(other)
+
+
+def test_other_digit_sizes_draw_the_scenes_of_a_run_with_them(tmp_path,
+                                                              tiny_config):
+  own, other = str(tmp_path / "own"), str(tmp_path / "other")
+  _saved_run(own, tiny_config)
+  _saved_run(other, tiny_config, digit_sizes=(24, 34))
+  config = evaluation.EvaluationConfig(num_images=40, iw_images=0,
+                                       variants=False, count_by_elbo=False,
+                                       num_examples=0)
+  figures = lambda run, **changes: evaluation.FinalEvaluation(
+      run, dataclasses.replace(config, **changes))()
+  assert figures(own, digit_sizes=(24, 34)) == figures(other)
+  assert figures(own, digit_sizes=(24, 34)) != figures(own)
+  with pytest.raises(ValueError, match="digit_sizes must be"):
+    figures(own, digit_sizes=(34, 24))
 
 
 def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
