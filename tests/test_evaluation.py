@@ -52,18 +52,21 @@ def _saved_run(run: str, tiny_config, **data) -> None:
   logdir.checkpoint_manager(checkpoint, run).save(checkpoint_number=7)
 
 
+def _counted(run: str, **changes) -> dict:
+  """The figures of `run` counted on 40 held-out scenes, with `changes` to
+  the evaluation's configuration."""
+  return evaluation.FinalEvaluation(run, evaluation.EvaluationConfig(
+      num_images=40, iw_images=0, variants=False, count_by_elbo=False,
+      num_examples=0, **changes))()
+
+
 def test_another_data_seed_draws_the_scenes_of_a_run_with_it(tmp_path,
                                                             tiny_config):
   own, other = str(tmp_path / "own"), str(tmp_path / "other")
   _saved_run(own, tiny_config, data_seed=0)
   _saved_run(other, tiny_config, data_seed=3)
-  config = evaluation.EvaluationConfig(num_images=40, iw_images=0,
-                                       variants=False, count_by_elbo=False,
-                                       num_examples=0)
-  figures = lambda run, **changes: evaluation.FinalEvaluation(
-      run, dataclasses.replace(config, **changes))()
   # Other scenes than its own: the figures of the run trained on them.
-  assert figures(own, data_seed=3) == figures(other)
+  assert _counted(own, data_seed=3) == _counted(other)
 
 
 def test_other_digit_sizes_draw_the_scenes_of_a_run_with_them(tmp_path,
@@ -71,15 +74,11 @@ def test_other_digit_sizes_draw_the_scenes_of_a_run_with_them(tmp_path,
   own, other = str(tmp_path / "own"), str(tmp_path / "other")
   _saved_run(own, tiny_config)
   _saved_run(other, tiny_config, digit_sizes=(24, 34))
-  config = evaluation.EvaluationConfig(num_images=40, iw_images=0,
-                                       variants=False, count_by_elbo=False,
-                                       num_examples=0)
-  figures = lambda run, **changes: evaluation.FinalEvaluation(
-      run, dataclasses.replace(config, **changes))()
-  assert figures(own, digit_sizes=(24, 34)) == figures(other)
-  assert figures(own, digit_sizes=(24, 34)) != figures(own)
+  larger = _counted(own, digit_sizes=(24, 34))
+  assert larger == _counted(other)
+  assert larger != _counted(own)
   with pytest.raises(ValueError, match="digit_sizes must be"):
-    figures(own, digit_sizes=(34, 24))
+    _counted(own, digit_sizes=(34, 24))
 
 
 def test_the_figures_add_up_over_the_scenes_counted(tmp_path, tiny_config):
