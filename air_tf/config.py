@@ -207,6 +207,14 @@ class AIRConfig(JsonConfig):
       98.87% without, against 98.71 and 98.67%). No weight depends on it
       (`evaluate.py`, `export.py --count_by_zooms`). An option, by a rule
       set before its runs (docs/RESULTS.md, issue 13).
+    window_centring: each step's window mean moves this fraction of the
+      way to the centre of mass of the ink left inside the window (the
+      residual's positive part; `inference.centre_windows_on_ink`)
+      before its glimpse is read, in training and in counting alike. q
+      splits full-size digits where its window cuts one: moved onto the
+      ink after training, windows of one model split 28 of them, not
+      142, but merged more pairs (docs/RESULTS.md, issue 13). 0: not
+      moved.
   """
   canvas_size: tuple[int, int] = (50, 50)
   max_steps: int = 3
@@ -241,6 +249,7 @@ class AIRConfig(JsonConfig):
   count_threshold: float = 0.025
   count_by_flips: bool = True
   count_by_zooms: bool = False
+  window_centring: float = 0.0
 
   @property
   def decoded_size(self) -> int:
@@ -316,6 +325,9 @@ class AIRConfig(JsonConfig):
     if self.count_by_zooms and not self.count_by_flips:
       raise ValueError("count_by_zooms adds passes to the vote of "
                        "count_by_flips, which is off.")
+    if not 0 <= self.window_centring <= 1:
+      raise ValueError(f"window_centring must be in [0, 1], got "
+                       f"{self.window_centring}.")
     if min(self.z_where_posterior_init_std) <= 0:
       raise ValueError(f"z_where_posterior_init_std must be > 0, got "
                        f"{self.z_where_posterior_init_std}.")

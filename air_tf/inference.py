@@ -24,6 +24,9 @@ ZOOM_OUT = 0.85
 MAX_ZOOM_IN = 1.25
 # Pixels above this are ink where `zoom_onto_ink` finds the box to enlarge.
 INK_LEVEL = 0.05
+# Below this much positive residual in its window (a sum of pixels) a
+# window is not centred (`centre_windows_on_ink`).
+LEAST_WINDOW_INK = 1e-3
 
 
 class Posterior(NamedTuple):
@@ -194,6 +197,38 @@ def zoom_onto_ink(images: tf.Tensor) -> tf.Tensor:
                axis=1))
 
 
+def centre_windows_on_ink(residuals: tf.Tensor, z_where_loc: tf.Tensor,
+                          fraction: float) -> tf.Tensor:
+  """Window means moved part of the way to the ink left inside them.
+
+  Each window's centre moves `fraction` of the way to the centre of mass
+  of the residual's positive part inside the window
+  (`spatial_transformer.window_centre_of_mass`); its scale, and a window
+  with less than `LEAST_WINDOW_INK` inside, stay. The centre of mass
+  passes no gradient. To the window it has none but at the window's
+  edges; to the earlier steps, whose drawings it reads in the residual,
+  it would have some, so their gradient leaves out how their drawings
+  move later windows (a bias of the ELBO's gradient, which the runs in
+  docs/RESULTS.md were trained with).
+
+  Args:
+    residuals: `[B, H, W]`, the image minus the objects drawn so far.
+    z_where_loc: `[B, 3]` (scale, x, y).
+    fraction: in [0, 1]; 0 returns the windows.
+
+  Returns:
+    `[B, 3]` the moved window means.
+  """
+  centre, mass = spatial_transformer.window_centre_of_mass(residuals,
+                                                           z_where_loc)
+  position = z_where_loc[:, 1:]
+  moved = position + fraction * (tf.stop_gradient(centre) - position)
+  return tf.concat(
+      [z_where_loc[:, :1],
+       tf.where((mass > LEAST_WINDOW_INK)[:, tf.newaxis], moved, position)],
+      axis=1)
+
+
 def vote_passes(images: tf.Tensor, zooms: bool) -> tf.Tensor:
   """The images a vote counts, `[B, H, W]` -> `[M B, H, W]`, pass by pass:
   the images' mirror images (`mirror_images`, M = 4), and with `zooms`
@@ -326,6 +361,7 @@ class InferenceNetwork(snt.Module):
                reader_square_root: bool = True,
                count_by_flips: bool = True,
                count_by_zooms: bool = False,
+               window_centring: float = 0.0,
                name: str = "inference"):
     """Constructs the inference network.
 
@@ -357,6 +393,9 @@ class InferenceNetwork(snt.Module):
         (`AIRConfig.count_by_flips`) instead of the image's own pass.
       count_by_zooms: the vote also counts the mirror images of the image
         zoomed out and in (`vote_passes`; `AIRConfig.count_by_zooms`).
+      window_centring: each step's window mean moves this fraction of the
+        way to the ink left inside it (`centre_windows_on_ink`) before
+        its glimpse is read; 0: not moved.
       name: the module's name.
     """
     super().__init__(name=name)
@@ -371,6 +410,7 @@ class InferenceNetwork(snt.Module):
     self._count_logit = math.log(count_threshold / (1.0 - count_threshold))
     self._count_by_flips = count_by_flips
     self._count_by_zooms = count_by_zooms
+    self._window_centring = window_centring
     self._image_encoder = image_encoder(image_encoder_hidden)
     self._image_convolutions = image_convolutions(
         image_encoder_channels, image_convolution_step_scale)
@@ -551,6 +591,9 @@ class InferenceNetwork(snt.Module):
       pres_logits = held_unless(learn_presence,
                                 self._floor_logits(head[:, 0]))
       where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
+      if self._window_centring:
+        where_loc = centre_windows_on_ink(images - canvas, where_loc,
+                                          self._window_centring)
       where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:
         pres_seed, where_seed, what_seed = tfp.random.split_seed(

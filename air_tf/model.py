@@ -258,7 +258,7 @@ class AIR(snt.Module):
         config.position_range, config.z_pres_floor, config.count_threshold,
         config.image_encoder_channels, config.image_convolution_step_scale,
         config.reader_square_root, config.count_by_flips,
-        config.count_by_zooms)
+        config.count_by_zooms, config.window_centring)
     self.baseline = Baseline(config.baseline_lstm_size,
                              config.baseline_hidden,
                              config.image_encoder_hidden)

@@ -188,6 +188,35 @@ def zoom(images: tf.Tensor, factor: tf.Tensor, centre: tf.Tensor,
   return window_to_canvas(images, z_where, tuple(images.shape[1:3]), area)
 
 
+def window_centre_of_mass(images: tf.Tensor, z_where: tf.Tensor
+                          ) -> tuple[tf.Tensor, tf.Tensor]:
+  """Centre of mass of each image's positive part inside its window.
+
+  Args:
+    images: `[B, H, W]`; negative pixels weigh nothing.
+    z_where: `[B, 3]` (scale, x, y) of the windows; a pixel is inside
+      where its centre is (edges included).
+
+  Returns:
+    `[B, 2]` normalised (x, y) of the centre of mass ((0, 0) where the
+    window holds no mass), and `[B]` the mass, the sum of the positive
+    pixels inside.
+  """
+  scale, x, y = _clamp_scale(z_where)
+  height, width = images.shape[1], images.shape[2]
+  rows = _pixel_centres(height)[tf.newaxis, :]
+  columns = _pixel_centres(width)[tf.newaxis, :]
+  in_rows = tf.cast(tf.abs(rows - y) <= 1.0 / scale, tf.float32)
+  in_columns = tf.cast(tf.abs(columns - x) <= 1.0 / scale, tf.float32)
+  weights = (tf.nn.relu(images) * in_rows[:, :, tf.newaxis] *
+             in_columns[:, tf.newaxis, :])
+  mass = tf.reduce_sum(weights, axis=[1, 2])
+  centre = tf.stack(
+      [tf.reduce_sum(weights * columns[:, tf.newaxis, :], axis=[1, 2]),
+       tf.reduce_sum(weights * rows[:, :, tf.newaxis], axis=[1, 2])], axis=1)
+  return tf.math.divide_no_nan(centre, mass[:, tf.newaxis]), mass
+
+
 def z_where_to_boxes(z_where: tf.Tensor,
                      canvas_size: tuple[int, int]) -> tf.Tensor:
   """Pixel bounding boxes of the windows that z_where describes.

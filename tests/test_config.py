@@ -24,6 +24,8 @@ def test_json_round_trip():
     ({"count_threshold": 0.0}, "count_threshold"),
     ({"count_threshold": 1.0}, "count_threshold"),
     ({"count_by_zooms": True, "count_by_flips": False}, "count_by_zooms"),
+    ({"window_centring": -0.1}, "window_centring"),
+    ({"window_centring": 1.5}, "window_centring"),
     ({"likelihood_std_kernel": -1, "likelihood_background_std": 0.2},
      "likelihood_std_kernel"),
 ])

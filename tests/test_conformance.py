@@ -97,6 +97,10 @@ CASES = {
         lambda: AIR(dataclasses.replace(CONFIG,
                                         count_by_zooms=True)).inference,
         lambda b: {"images": _images(b)}, _inference_call),
+    "inference_centring_windows": _Case(
+        lambda: AIR(dataclasses.replace(CONFIG,
+                                        window_centring=0.5)).inference,
+        lambda b: {"images": _images(b)}, _inference_call),
     "convolutional_inference": _Case(
         lambda: AIR(dataclasses.replace(
             CONFIG, image_encoder_channels=(4, 8))).inference,

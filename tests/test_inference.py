@@ -370,3 +370,55 @@ def test_reader_square_root_embeds_the_salient_ink(tiny_config):
       salient_read, networks[False]._embed(inference.salient_ink(images)),
       rtol=1e-5, atol=1e-6)
   assert np.abs(salient_read - networks[False]._embed(images)).max() > 1e-3
+
+
+def test_centring_moves_windows_that_fraction_of_the_way_to_their_ink():
+  residuals = np.zeros([3, 20, 20], np.float32)
+  residuals[0, 2:6, 11:15] = 1.0  # Centre (0.3, -0.6).
+  residuals[0, 2:6, 16:] = 1.0  # Outside the window.
+  residuals[1, 2:6, 11:15] = -1.0  # Overdrawn, not ink left.
+  residuals[2, 14:18, 2:6] = 1.0  # Outside the window.
+  z_where_loc = tf.constant([[2.0, 0.0, -0.5]] * 3)
+  for fraction in (0.0, 0.5, 1.0):
+    moved = inference.centre_windows_on_ink(residuals, z_where_loc,
+                                            fraction).numpy()
+    np.testing.assert_allclose(
+        moved[0], [2.0, fraction * 0.3, -0.5 + fraction * (-0.6 + 0.5)],
+        rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(moved[1:], z_where_loc[1:])
+
+
+def test_centring_passes_the_windows_gradient_scaled_and_none_to_the_ink():
+  residuals = tf.random.stateless_uniform([4, 20, 20], [0, 4])
+  z_where_loc = tf.constant([[2.0, 0.1, -0.2]] * 4)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([residuals, z_where_loc])
+    moved = inference.centre_windows_on_ink(residuals, z_where_loc, 0.25)
+  np.testing.assert_allclose(tape.gradient(moved, z_where_loc),
+                             [[1.0, 0.75, 0.75]] * 4, rtol=1e-6)
+  assert tape.gradient(moved, residuals) is None
+
+
+def test_centring_moves_each_steps_window_on_what_is_left(tiny_config):
+  images = tf.random.stateless_uniform([2, 16, 16], [0, 5])
+  networks = {fraction: AIR(dataclasses.replace(
+      tiny_config, dair=True, window_centring=fraction)).inference
+              for fraction in (0.0, 0.5)}
+  present = tf.ones([2, tiny_config.max_steps])
+  for network in networks.values():
+    network(images, sample=False, presence=present)
+  copy_weights(networks[0.0], networks[0.5])
+  centred, objects = networks[0.5].infer_and_draw(images, sample=False,
+                                                  presence=present)
+  # The plain network at the centred run's latents: its window means are
+  # those before each move.
+  plain = networks[0.0](images, sample=False, presence=present,
+                        given=(centred.z_where, centred.z_what))
+  for step in range(tiny_config.max_steps):
+    residual = images - tf.reduce_sum(objects[:, :step], axis=1)
+    np.testing.assert_allclose(
+        centred.z_where_loc[:, step],
+        inference.centre_windows_on_ink(
+            residual, plain.z_where_loc[:, step], 0.5),
+        rtol=1e-5, atol=1e-6)
+  assert np.abs(centred.z_where_loc - plain.z_where_loc).max() > 1e-3

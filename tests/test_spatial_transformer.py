@@ -171,3 +171,31 @@ def test_mask_boxes_are_the_edges_of_the_mask():
   boxes = st.mask_boxes(tf.constant(mask)).numpy()
   np.testing.assert_array_equal(boxes, [[1, 2, 4, 7], [5, 0, 6, 1],
                                         [0, 0, 0, 0]])
+
+
+def test_window_centre_of_mass_weighs_the_positive_pixels_inside():
+  rng = np.random.default_rng(3)
+  images = rng.uniform(-1.0, 1.0, [2, CANVAS, CANVAS]).astype(np.float32)
+  z_where = np.stack([_aligned_z_where(3, 7), _aligned_z_where(20, 0)])
+  centre, mass = st.window_centre_of_mass(images, z_where)
+  coordinates = (2.0 * np.arange(CANVAS) + 1.0) / CANVAS - 1.0
+  for image, (top, left), got, got_mass in zip(
+      images, [(3, 7), (20, 0)], centre.numpy(), mass.numpy()):
+    weights = np.zeros_like(image)
+    inside = (slice(top, top + WINDOW), slice(left, left + WINDOW))
+    weights[inside] = np.maximum(image[inside], 0.0)
+    np.testing.assert_allclose(got_mass, weights.sum(), rtol=1e-5)
+    np.testing.assert_allclose(
+        got, [(weights.sum(0) * coordinates).sum() / weights.sum(),
+              (weights.sum(1) * coordinates).sum() / weights.sum()],
+        rtol=1e-5, atol=1e-6)
+
+
+def test_window_centre_of_mass_of_an_inkless_window_is_zero():
+  images = np.zeros([1, CANVAS, CANVAS], np.float32)
+  images[0, 30:, 30:] = 1.0  # Outside the window.
+  images[0, 5, 9] = -1.0  # Inside, but not ink.
+  centre, mass = st.window_centre_of_mass(
+      images, _aligned_z_where(3, 7)[np.newaxis])
+  np.testing.assert_array_equal(centre, [[0.0, 0.0]])
+  np.testing.assert_array_equal(mass, [0.0])
