@@ -578,8 +578,9 @@ class InferenceNetwork(snt.Module):
 
     def step(i, state, canvas, prev_pres, prev_where, prev_what, posterior,
              objects):
+      residual = images - canvas
       if self._dair:
-        gates = self._lstm.project_context(self._embed(images - canvas),
+        gates = self._lstm.project_context(self._embed(residual),
                                            latents_size)
       else:
         gates = image_gates
@@ -592,7 +593,7 @@ class InferenceNetwork(snt.Module):
                                 self._floor_logits(head[:, 0]))
       where_loc = self._z_where_prior_loc + self._bound_where(head[:, 1:4])
       if self._window_centring:
-        where_loc = centre_windows_on_ink(images - canvas, where_loc,
+        where_loc = centre_windows_on_ink(residual, where_loc,
                                           self._window_centring)
       where_scale = tf.nn.softplus(head[:, 4:7]) * self._z_where_std_unit
       if sample:
